@@ -1,0 +1,241 @@
+"""Effort and duration distributions, as they are written in scenario files.
+
+Each distribution is a small frozen pydantic model, selected in YAML by its ``dist`` key
+(``{dist: lognormal, mean: 8, sd: 4}``). Every model offers:
+
+* ``mean`` – the distribution's mean, in the unit of the field that holds it;
+* ``ppf(u)`` – the inverse CDF, vectorised, used to turn common uniforms into case attributes
+  (so that two scenarios with different effort parameters still share their randomness);
+* ``sample(rng, size)`` – direct draws from a numpy ``Generator`` for the few values drawn
+  while a replication runs (leave durations, say).
+
+The models never seed anything: randomness is passed in (see :mod:`sim.streams`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+import numpy as np
+from numpy.random import Generator
+from numpy.typing import ArrayLike, NDArray
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+from scipy import stats
+
+__all__ = [
+    "Distribution",
+    "Empirical",
+    "Exponential",
+    "Fixed",
+    "Gamma",
+    "Lognormal",
+    "Triangular",
+    "Uniform",
+]
+
+FloatArray = NDArray[np.float64]
+
+
+class _Dist(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @property
+    def mean(self) -> float:  # pragma: no cover - every subclass overrides it
+        raise NotImplementedError
+
+    @property
+    def second_moment(self) -> float:
+        """E[X²], used by queueing formulas."""
+        raise NotImplementedError  # pragma: no cover
+
+    def ppf(self, u: ArrayLike) -> FloatArray:  # pragma: no cover
+        raise NotImplementedError
+
+    def sample(self, rng: Generator, size: int | None = None) -> FloatArray:
+        """Draw ``size`` values by inversion of ``rng.random(size)``."""
+        return self.ppf(rng.random(size))
+
+    def draw(self, rng: Generator) -> float:
+        """One draw, as a float (for the rare draws made while a replication runs)."""
+        return float(self.ppf(rng.random()))
+
+
+class Exponential(_Dist):
+    """Exponential with the given mean."""
+
+    dist: Literal["exponential"]
+    mean_: PositiveFloat = Field(alias="mean")
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+    @property
+    def second_moment(self) -> float:
+        return 2.0 * self.mean_**2
+
+    def ppf(self, u: ArrayLike) -> FloatArray:
+        return -self.mean_ * np.log1p(-np.asarray(u, dtype=float))
+
+
+class Lognormal(_Dist):
+    """Lognormal given by its own mean and standard deviation (not those of its logarithm)."""
+
+    dist: Literal["lognormal"]
+    mean_: PositiveFloat = Field(alias="mean")
+    sd: PositiveFloat
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+    @property
+    def second_moment(self) -> float:
+        return self.sd**2 + self.mean_**2
+
+    @property
+    def _params(self) -> tuple[float, float]:
+        sigma2 = math.log1p((self.sd / self.mean_) ** 2)
+        return math.log(self.mean_) - sigma2 / 2.0, math.sqrt(sigma2)
+
+    def ppf(self, u: ArrayLike) -> FloatArray:
+        mu, sigma = self._params
+        return np.exp(mu + sigma * stats.norm.ppf(u))
+
+
+class Gamma(_Dist):
+    """Gamma given by its mean and standard deviation."""
+
+    dist: Literal["gamma"]
+    mean_: PositiveFloat = Field(alias="mean")
+    sd: PositiveFloat
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+    @property
+    def second_moment(self) -> float:
+        return self.sd**2 + self.mean_**2
+
+    def ppf(self, u: ArrayLike) -> FloatArray:
+        shape = (self.mean_ / self.sd) ** 2
+        scale = self.sd**2 / self.mean_
+        return np.asarray(stats.gamma.ppf(u, shape, scale=scale), dtype=float)
+
+
+class Uniform(_Dist):
+    """Uniform on [low, high]."""
+
+    dist: Literal["uniform"]
+    low: float = Field(ge=0)
+    high: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if not self.low < self.high:
+            raise ValueError("low must be below high")
+        return self
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2.0
+
+    @property
+    def second_moment(self) -> float:
+        return (self.low**2 + self.low * self.high + self.high**2) / 3.0
+
+    def ppf(self, u: ArrayLike) -> FloatArray:
+        return self.low + (self.high - self.low) * np.asarray(u, dtype=float)
+
+
+class Triangular(_Dist):
+    """Triangular on [low, high] with the given mode."""
+
+    dist: Literal["triangular"]
+    low: float = Field(ge=0)
+    mode: float = Field(ge=0)
+    high: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Triangular:
+        if not (self.low <= self.mode <= self.high and self.low < self.high):
+            raise ValueError("need low <= mode <= high and low < high")
+        return self
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.mode + self.high) / 3.0
+
+    @property
+    def second_moment(self) -> float:
+        a, c, b = self.low, self.mode, self.high
+        var = (a * a + b * b + c * c - a * b - a * c - b * c) / 18.0
+        return var + self.mean**2
+
+    def ppf(self, u: ArrayLike) -> FloatArray:
+        width = self.high - self.low
+        c = (self.mode - self.low) / width
+        return np.asarray(stats.triang.ppf(u, c, loc=self.low, scale=width), dtype=float)
+
+
+class Fixed(_Dist):
+    """Always the same value."""
+
+    dist: Literal["fixed"]
+    value: float = Field(ge=0)
+
+    @property
+    def mean(self) -> float:
+        return self.value
+
+    @property
+    def second_moment(self) -> float:
+        return self.value**2
+
+    def ppf(self, u: ArrayLike) -> FloatArray:
+        return np.full(np.shape(u), self.value, dtype=float)
+
+
+class Empirical(_Dist):
+    """Resampling of observed values, optionally weighted."""
+
+    dist: Literal["empirical"]
+    values: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)
+    weights: list[PositiveFloat] | None = None
+
+    @model_validator(mode="after")
+    def _matching(self) -> Empirical:
+        if self.weights is not None and len(self.weights) != len(self.values):
+            raise ValueError("weights must have one entry per value")
+        return self
+
+    def _table(self) -> tuple[FloatArray, FloatArray]:
+        values = np.asarray(self.values, dtype=float)
+        weights = np.ones_like(values) if self.weights is None else np.asarray(self.weights)
+        order = np.argsort(values, kind="stable")
+        cumulative = np.cumsum(weights[order])
+        return values[order], cumulative / cumulative[-1]
+
+    @property
+    def mean(self) -> float:
+        values, cdf = self._table()
+        return float(np.dot(values, np.diff(cdf, prepend=0.0)))
+
+    @property
+    def second_moment(self) -> float:
+        values, cdf = self._table()
+        return float(np.dot(values**2, np.diff(cdf, prepend=0.0)))
+
+    def ppf(self, u: ArrayLike) -> FloatArray:
+        values, cdf = self._table()
+        index = np.searchsorted(cdf, np.asarray(u, dtype=float), side="right")
+        return values[np.minimum(index, len(values) - 1)]
+
+
+Distribution = Annotated[
+    Exponential | Lognormal | Gamma | Uniform | Triangular | Fixed | Empirical,
+    Field(discriminator="dist"),
+]
+"""Any distribution a scenario file may name, chosen by its ``dist`` key."""

@@ -1,0 +1,187 @@
+"""The team's own things: grades, cases, detectives.
+
+Plain state, no SimPy, no randomness, no I/O. The engine mutates these objects; policies only read
+them. They use ``__slots__`` because a replication creates thousands of cases and touches them on
+every block of work.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+__all__ = ["Case", "Detective", "Grade"]
+
+
+class Grade(IntEnum):
+    """KIRAT-style risk grade; a lower value is more urgent."""
+
+    VERY_HIGH = 0
+    HIGH = 1
+    MEDIUM = 2
+    LOW = 3
+
+    @property
+    def key(self) -> str:
+        """The grade as scenario files spell it (``very_high``)."""
+        return self.name.lower()
+
+
+class Case:
+    """One referral and its investigation.
+
+    Times are in days since the start of the replication, work in hours. ``stalled_since`` is the
+    start of the current interval without progress of any kind (``None`` while a detective works
+    the case); ``idle_since`` the start of the current interval in which the case waits on the team
+    itself (``None`` while it is worked or parked at an external unit).
+    """
+
+    __slots__ = (
+        "action_deadline",
+        "arrival_day",
+        "case_id",
+        "closed_day",
+        "devices",
+        "efforts",
+        "enforcement_day",
+        "external_days",
+        "first_work_day",
+        "flagged_day",
+        "grade",
+        "idle_since",
+        "inherited",
+        "longest_gap_days",
+        "longest_neglect_days",
+        "owner",
+        "owner_changes",
+        "parked",
+        "priority",
+        "remaining_hours",
+        "stage",
+        "stalled_since",
+        "worked_hours",
+    )
+
+    def __init__(
+        self,
+        case_id: int,
+        arrival_day: float,
+        grade: int,
+        efforts: list[float],
+        external_days: list[float],
+        devices: float = 0.0,
+    ) -> None:
+        self.case_id = case_id
+        self.arrival_day = arrival_day
+        self.grade = grade
+        self.efforts = efforts
+        self.external_days = external_days
+        self.devices = devices
+        self.stage = 0
+        self.remaining_hours = 0.0
+        self.worked_hours = 0.0
+        self.owner: Detective | None = None
+        self.owner_changes = 0
+        self.inherited = False
+        self.parked = False
+        self.priority = 0
+        self.action_deadline: float | None = None
+        self.flagged_day: float | None = None
+        self.first_work_day: float | None = None
+        self.enforcement_day: float | None = None
+        self.closed_day: float | None = None
+        self.stalled_since: float | None = arrival_day
+        self.idle_since: float | None = None
+        self.longest_gap_days = 0.0
+        self.longest_neglect_days = 0.0
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the last stage has not finished yet."""
+        return self.closed_day is None
+
+    def neglect_days(self, now: float) -> float:
+        """How long the case has now been waiting on the team without being worked (days)."""
+        return 0.0 if self.idle_since is None else now - self.idle_since
+
+    def gap_days(self, now: float) -> float:
+        """How long the case has now gone without progress of any kind (days)."""
+        return 0.0 if self.stalled_since is None else now - self.stalled_since
+
+    def __repr__(self) -> str:
+        owner = self.owner.name if self.owner is not None else None
+        return (
+            f"Case(id={self.case_id}, grade={Grade(self.grade).key}, stage={self.stage}, "
+            f"owner={owner}, arrival_day={self.arrival_day:.2f})"
+        )
+
+
+class Detective:
+    """A detective constable: FTE, caseload, presence and the counters the outputs need.
+
+    ``rate_hours_per_day`` is ``fte × hours_per_week / 7``: the hours of case work supplied per
+    calendar day while present, before any loss of productivity.
+    """
+
+    __slots__ = (
+        "absence_kinds",
+        "absent_since",
+        "absences",
+        "caseload",
+        "current",
+        "days_absent",
+        "episode",
+        "extra",
+        "fte",
+        "group",
+        "hours_worked",
+        "index",
+        "name",
+        "process",
+        "productivity",
+        "rate_hours_per_day",
+        "relief",
+        "sickness_multiplier",
+        "strain",
+        "wake",
+    )
+
+    def __init__(
+        self, index: int, name: str, group: str, fte: float, hours_per_week: float
+    ) -> None:
+        self.index = index
+        self.name = name
+        self.group = group
+        self.fte = fte
+        self.rate_hours_per_day = fte * hours_per_week / 7.0
+        self.caseload: list[Case] = []
+        self.current: Case | None = None
+        self.absences = 0
+        self.absence_kinds: dict[str, int] = {}
+        self.absent_since: float | None = None
+        self.episode = 0
+        self.days_absent = 0.0
+        self.hours_worked = 0.0
+        self.productivity = 1.0
+        self.sickness_multiplier = 1.0
+        self.relief = 0.0
+        self.strain = 0.0
+        self.wake: Any = None
+        self.process: Any = None
+        self.extra: dict[str, Any] = {}
+
+    @property
+    def present(self) -> bool:
+        """Whether the detective is at work (no absence under way)."""
+        return self.absences == 0
+
+    @property
+    def load(self) -> float:
+        """Open cases held per FTE (parked cases included)."""
+        return len(self.caseload) / self.fte
+
+    def __repr__(self) -> str:
+        return (
+            f"Detective({self.name!r}, fte={self.fte}, cases={len(self.caseload)}, "
+            f"present={self.present})"
+        )

@@ -1,0 +1,149 @@
+"""Replications of a scenario, serially or in a process pool, gathered into a :class:`Result`.
+
+Every replication's randomness depends only on (root seed, replication index, stream name), so
+the serial and the pooled runs give identical results, bit for bit.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.model import ReplicationRecords, run_replication
+from sim.scenario import Scenario, load_scenario
+from sim.statistics import cases_frame, replication_metrics, summarise
+
+__all__ = ["Result", "collect", "run_records", "simulate"]
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Result:
+    """The outcome of simulating a scenario.
+
+    Attributes:
+        scenario: the resolved scenario.
+        seed: the root seed used.
+        cases: one row per case (SPEC's columns, then extras).
+        replications: one row per replication, one column per metric.
+        summary: per metric: mean, sd, 95% CI, number of replications.
+        backlog: open cases over time, per replication (``replication``, ``day``, ``open_cases``).
+        detectives: per replication and detective: hours worked, available, lost to leave.
+        traces: timelines of the replications run with ``trace``.
+    """
+
+    scenario: Scenario
+    seed: int
+    cases: pd.DataFrame
+    replications: pd.DataFrame
+    summary: pd.DataFrame
+    backlog: pd.DataFrame
+    detectives: pd.DataFrame
+    traces: dict[int, list[tuple[Any, ...]]] = field(default_factory=dict)
+
+    def metric(self, name: str) -> pd.Series:
+        """One metric's row of the summary."""
+        return self.summary.set_index("metric").loc[name]
+
+
+def _one(args: tuple[Scenario, int, int, bool]) -> ReplicationRecords:
+    scenario, replication, seed, trace = args
+    return run_replication(scenario, replication, seed, trace=trace)
+
+
+def run_records(
+    scenario: Scenario,
+    replications: Sequence[int],
+    seed: int,
+    *,
+    workers: int = 1,
+    trace: Sequence[int] = (),
+    progress: Progress | None = None,
+) -> list[ReplicationRecords]:
+    """Run the given replication indices; in a process pool when ``workers > 1``.
+
+    Args:
+        progress: called with 1 after each replication finishes (for a progress bar).
+    """
+    jobs = [(scenario, r, seed, r in trace) for r in replications]
+    out: list[ReplicationRecords] = []
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            out.append(_one(job))
+            if progress is not None:
+                progress(1)
+        return out
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(_one, job) for job in jobs]
+        for future in as_completed(futures):
+            out.append(future.result())
+            if progress is not None:
+                progress(1)
+    out.sort(key=lambda rec: rec.replication)
+    return out
+
+
+def collect(records: Sequence[ReplicationRecords], scenario: Scenario, seed: int) -> Result:
+    """Turn replication records into the tables of a :class:`Result`."""
+    metrics = pd.DataFrame([replication_metrics(rec, scenario) for rec in records])
+    metrics["replication"] = metrics["replication"].astype("int64")
+    backlog = pd.concat(
+        [
+            pd.DataFrame({"replication": rec.replication, **rec.backlog})
+            for rec in records
+        ],
+        ignore_index=True,
+    )
+    detectives = pd.concat(
+        [pd.DataFrame({"replication": rec.replication, **rec.detectives}) for rec in records],
+        ignore_index=True,
+    )
+    return Result(
+        scenario=scenario,
+        seed=seed,
+        cases=cases_frame(records, scenario),
+        replications=metrics,
+        summary=summarise(metrics),
+        backlog=backlog,
+        detectives=detectives,
+        traces={rec.replication: rec.trace for rec in records if rec.trace is not None},
+    )
+
+
+def simulate(
+    scenario: Scenario | str | Path,
+    replications: int | None = None,
+    seed: int | None = None,
+    *,
+    workers: int = 1,
+    trace: Sequence[int] = (),
+    progress: Progress | None = None,
+) -> Result:
+    """Simulate ``replications`` replications of a scenario (default: the scenario's own).
+
+    Args:
+        scenario: a :class:`Scenario` or the path of a scenario file.
+        replications: how many (default ``scenario.replications``).
+        seed: root seed (default ``scenario.seed``).
+        workers: processes to use (1: run in this process).
+        trace: replication indices whose timeline to record.
+        progress: called with 1 after each replication.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    n = scenario.replications if replications is None else replications
+    if n < 1:
+        raise ValueError("replications must be at least 1")
+    root = scenario.seed if seed is None else seed
+    records = run_records(
+        scenario, range(n), root, workers=workers, trace=trace, progress=progress
+    )
+    return collect(records, scenario, root)

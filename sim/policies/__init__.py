@@ -1,0 +1,20 @@
+"""Pluggable policies: protocols, registries and the built-in rules.
+
+Registry keys are exactly what scenario files say (``least_loaded_fte``).
+"""
+
+from sim.policies.allocation import ALLOCATION, AllocationPolicy
+from sim.policies.base import Registry, TeamView
+from sim.policies.reallocation import REALLOCATION, ReallocationPolicy
+from sim.policies.work_order import WORK_ORDER, WorkOrderPolicy
+
+__all__ = [
+    "ALLOCATION",
+    "REALLOCATION",
+    "WORK_ORDER",
+    "AllocationPolicy",
+    "ReallocationPolicy",
+    "Registry",
+    "TeamView",
+    "WorkOrderPolicy",
+]

@@ -1,0 +1,121 @@
+"""Allocation: who gets a new referral.
+
+Push rules pick an owner on arrival; ``team_queue`` leaves the case in the team queue, from which
+detectives pull while they hold fewer cases than the cap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Protocol
+
+from numpy.random import Generator
+from pydantic import Field
+
+from sim.entities import Case, Detective
+from sim.policies.base import Registry, TeamView
+
+__all__ = [
+    "ALLOCATION",
+    "AllocationPolicy",
+    "FixedOwner",
+    "LeastLoadedFte",
+    "RoundRobin",
+    "TeamQueue",
+]
+
+
+class AllocationPolicy(Protocol):
+    """Decides the owner of a referral when it arrives."""
+
+    def choose(self, case: Case, team: TeamView, rng: Generator) -> Detective | None:
+        """The detective to own ``case``, or ``None`` to leave it in the team queue."""
+        ...
+
+    def pull_limit(self, detective: Detective) -> int:
+        """How many cases ``detective`` may hold when pulling from the team queue (0: never)."""
+        ...
+
+
+ALLOCATION: Registry[AllocationPolicy] = Registry("allocation")
+
+
+def least_loaded(candidates: list[Detective]) -> Detective | None:
+    """The candidate with the fewest open cases per FTE; ties go to the first in scenario order."""
+    best: Detective | None = None
+    best_load = float("inf")
+    for detective in candidates:
+        load = len(detective.caseload) / detective.fte
+        if load < best_load:
+            best, best_load = detective, load
+    return best
+
+
+@ALLOCATION.register("least_loaded_fte")
+@dataclass(frozen=True)
+class LeastLoadedFte:
+    """Push each referral to the present detective with the lowest caseload per FTE."""
+
+    def choose(self, case: Case, team: TeamView, rng: Generator) -> Detective | None:
+        return least_loaded(team.present())
+
+    def pull_limit(self, detective: Detective) -> int:
+        return 0
+
+
+@ALLOCATION.register("round_robin")
+@dataclass(frozen=True)
+class RoundRobin:
+    """Push referrals to the detectives in turn, skipping anyone absent.
+
+    The turn is the case number modulo the team size, so the rule keeps no state of its own.
+    """
+
+    def choose(self, case: Case, team: TeamView, rng: Generator) -> Detective | None:
+        detectives = team.detectives
+        n = len(detectives)
+        for step in range(n):
+            detective = detectives[(case.case_id + step) % n]
+            if detective.present:
+                return detective
+        return None
+
+    def pull_limit(self, detective: Detective) -> int:
+        return 0
+
+
+@ALLOCATION.register("fixed_owner")
+@dataclass(frozen=True)
+class FixedOwner:
+    """Every referral goes to one named detective, present or not."""
+
+    owner: str
+
+    def choose(self, case: Case, team: TeamView, rng: Generator) -> Detective | None:
+        detective = team.by_name(self.owner)
+        if detective is None:
+            raise ValueError(f"fixed_owner: no detective called {self.owner!r}")
+        return detective
+
+    def pull_limit(self, detective: Detective) -> int:
+        return 0
+
+
+@ALLOCATION.register("team_queue")
+@dataclass(frozen=True)
+class TeamQueue:
+    """Referrals wait in a team queue; detectives pull while below the caseload cap.
+
+    With ``per_fte`` the cap scales with FTE (rounded, at least one case).
+    """
+
+    max_cases_per_detective: Annotated[int, Field(ge=1)] = 1
+    per_fte: bool = False
+
+    def choose(self, case: Case, team: TeamView, rng: Generator) -> Detective | None:
+        return None
+
+    def pull_limit(self, detective: Detective) -> int:
+        if self.per_fte:
+            return max(1, round(self.max_cases_per_detective * detective.fte))
+        return self.max_cases_per_detective

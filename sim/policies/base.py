@@ -1,0 +1,138 @@
+"""Policy registries, the protocols policies follow, and the read-only view they get.
+
+A policy decides, the engine acts: a policy receives a read-only :class:`TeamView` and its own
+random stream, and returns a decision. It never touches the SimPy environment nor mutates a case
+or a detective. Policies are frozen dataclasses whose fields are their parameters; a registry
+builds them from a scenario's ``{rule: name, param: value, ...}`` mapping, type-checking the
+parameters and rejecting unknown ones.
+
+A planner adds a rule in their own module without editing the engine::
+
+    from dataclasses import dataclass
+    from sim.policies import ALLOCATION
+
+    @ALLOCATION.register("most_experienced")
+    @dataclass(frozen=True)
+    class MostExperienced:
+        def choose(self, case, team, rng): ...
+        def pull_limit(self, detective): return 0
+
+and lists the module under ``plugins:`` in the scenario file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import TypeAdapter, ValidationError
+
+from sim.entities import Detective
+
+__all__ = ["Registry", "TeamView"]
+
+T = TypeVar("T")
+
+
+class TeamView(Protocol):
+    """What a policy may see of the team: read it, never change it."""
+
+    @property
+    def now(self) -> float:
+        """The current time (days)."""
+        ...
+
+    @property
+    def detectives(self) -> Sequence[Detective]:
+        """Every detective, present or not, in scenario order."""
+        ...
+
+    def present(self) -> list[Detective]:
+        """The detectives at work now, in scenario order."""
+        ...
+
+    def by_name(self, name: str) -> Detective | None:
+        """The detective called ``name``, if there is one."""
+        ...
+
+
+class Registry(Generic[T]):
+    """Named policy classes of one kind (allocation, work order, ...).
+
+    Args:
+        kind: what the policies decide, used in error messages (``"allocation"``).
+        default: the rule used when a scenario's mapping names none.
+    """
+
+    def __init__(self, kind: str, default: str | None = None) -> None:
+        self.kind = kind
+        self.default = default
+        self._rules: dict[str, type] = {}
+
+    def register(self, name: str) -> Callable[[type[Any]], type[Any]]:
+        """Class decorator registering a frozen dataclass under ``name`` (snake_case)."""
+
+        def decorate(cls: type[Any]) -> type[Any]:
+            if not dataclasses.is_dataclass(cls):
+                raise TypeError(f"{cls.__name__} must be a dataclass to be a {self.kind} policy")
+            if name in self._rules and self._rules[name] is not cls:
+                raise ValueError(f"{self.kind} rule {name!r} is already registered")
+            self._rules[name] = cls
+            return cls
+
+        return decorate
+
+    def names(self) -> list[str]:
+        """The registered rule names, sorted."""
+        return sorted(self._rules)
+
+    def get(self, name: str) -> type:
+        """The class registered under ``name``."""
+        try:
+            return self._rules[name]
+        except KeyError:
+            known = ", ".join(self.names())
+            raise ValueError(f"unknown {self.kind} rule {name!r}; known rules: {known}") from None
+
+    def parameters(self, name: str) -> dict[str, Any]:
+        """The parameters of rule ``name`` with their defaults (``...`` when required)."""
+        out: dict[str, Any] = {}
+        for field in dataclasses.fields(self.get(name)):
+            if field.default is not dataclasses.MISSING:
+                out[field.name] = field.default
+            elif field.default_factory is not dataclasses.MISSING:
+                out[field.name] = field.default_factory()
+            else:
+                out[field.name] = ...
+        return out
+
+    def build(self, spec: Mapping[str, Any]) -> T:
+        """Construct the policy a scenario mapping describes.
+
+        Raises:
+            ValueError: unknown rule, unknown parameter, or a parameter of the wrong type or range;
+                the message names the parameter.
+        """
+        params = dict(spec)
+        name = params.pop("rule", self.default)
+        if name is None:
+            raise ValueError(f"a {self.kind} policy needs a 'rule'")
+        cls = self.get(str(name))
+        allowed = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(params) - allowed)
+        if unknown:
+            raise ValueError(
+                f"unknown parameter {unknown[0]!r} for {self.kind} rule {name!r}; "
+                f"parameters: {', '.join(sorted(allowed)) or 'none'}"
+            )
+        try:
+            policy: T = TypeAdapter(cls).validate_python(params)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or name}: {e['msg']}"
+                for e in error.errors()
+            )
+            raise ValueError(f"{self.kind} rule {name!r}: {problems}") from None
+        return policy
+

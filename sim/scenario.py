@@ -1,0 +1,479 @@
+"""Scenario files: the typed schema, ``extends`` inheritance, dotted overrides, and the hash.
+
+A scenario is YAML, loaded with ``yaml.safe_load`` (no tag can construct a Python object) and
+validated by frozen pydantic models that reject unknown keys. Units are in the field names
+(``horizon_days``, ``effort_hours``, ``rate_per_year``).
+
+``extends: parent.yaml`` (a path relative to the file) merges the parent under the child:
+mappings merge key by key, anything else (lists included) is replaced by the child's value.
+``--set dotted.key=value`` overrides are applied after inheritance and type-checked like the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import math
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    Tag,
+    ValidationError,
+    model_validator,
+)
+
+from sim.distributions import Distribution
+from sim.entities import Grade
+from sim.policies import ALLOCATION, REALLOCATION, WORK_ORDER, Registry
+
+__all__ = [
+    "Scenario",
+    "ScenarioError",
+    "apply_overrides",
+    "load_scenario",
+    "scenario_hash",
+]
+
+GRADE_NAMES: tuple[str, ...] = tuple(g.key for g in Grade)
+GradeName = Literal["very_high", "high", "medium", "low"]
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", max_length=64)]
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be read or is invalid; one line per problem in ``problems``."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+# --- policies ------------------------------------------------------------------------------------
+
+
+def _policy_field(registry: Registry[Any]) -> Any:
+    """A field holding ``{rule: name, **params}``, checked against ``registry`` when validated."""
+
+    def check(spec: dict[str, Any]) -> dict[str, Any]:
+        registry.build(spec)
+        out = dict(spec)
+        out.setdefault("rule", registry.default)
+        return out
+
+    return Annotated[
+        dict[str, Any],
+        AfterValidator(check),
+        Field(json_schema_extra={"x-registry": registry.kind}),
+    ]
+
+
+AllocationSpec = _policy_field(ALLOCATION)
+WorkOrderSpec = _policy_field(WORK_ORDER)
+ReallocationSpec = _policy_field(REALLOCATION)
+
+
+class Policies(_Model):
+    """The named, pluggable rules. Each is ``{rule: name, param: value, ...}``."""
+
+    allocation: AllocationSpec = Field(  # type: ignore[valid-type]
+        default_factory=lambda: {"rule": "least_loaded_fte"},
+        description="who gets a new referral: least_loaded_fte | round_robin | fixed_owner | "
+        "team_queue (with max_cases_per_detective)",
+    )
+    work_order: WorkOrderSpec = Field(  # type: ignore[valid-type]
+        default_factory=lambda: {"rule": "grade_then_oldest"},
+        description="which case a detective works next: grade_then_oldest | oldest_first",
+    )
+    on_long_leave: ReallocationSpec = Field(  # type: ignore[valid-type]
+        default_factory=lambda: {"rule": "keep", "after_days": 28.0},
+        description="what happens to an absent detective's cases after after_days: "
+        "keep | single_colleague | spread | sergeant_pool",
+    )
+
+
+# --- team ----------------------------------------------------------------------------------------
+
+
+class DetectiveGroup(_Model):
+    """``count`` detectives with the same FTE, named ``name_1`` … (or ``name`` when one)."""
+
+    name: Identifier
+    count: PositiveInt = 1
+    fte: float = Field(gt=0, le=1, description="1.0 full time, 0.5 half time")
+
+
+class Team(_Model):
+    hours_per_week: PositiveFloat = Field(37.0, description="contracted hours of a 1.0 FTE")
+    block_hours: PositiveFloat | None = Field(
+        None, description="hours worked on a case before choosing again (default a working day)"
+    )
+    detectives: list[DetectiveGroup] = Field(min_length=1)
+    sergeants: int = Field(1, ge=0)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Team:
+        names = self.detective_names()
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise ValueError(f"two detectives are called {name!r}")
+            seen.add(name)
+        return self
+
+    @property
+    def working_day_hours(self) -> float:
+        """Hours in one block of work (hours)."""
+        return self.block_hours if self.block_hours is not None else self.hours_per_week / 5.0
+
+    def detective_names(self) -> list[str]:
+        """Every detective's name, in scenario order."""
+        return [
+            g.name if g.count == 1 else f"{g.name}_{i + 1}"
+            for g in self.detectives
+            for i in range(g.count)
+        ]
+
+
+# --- cases ---------------------------------------------------------------------------------------
+
+
+class Seasonality(_Model):
+    amplitude: float = Field(0.0, ge=0, lt=1, description="relative swing of the rate")
+    peak_day: float = Field(0.0, ge=0, lt=365, description="day of the year the rate peaks")
+
+
+class Arrivals(_Model):
+    rate_per_year: PositiveFloat = Field(description="referrals per year at day 0")
+    growth_per_year: float = Field(0.0, gt=-1, description="compound growth per year, 0.1 = +10%")
+    seasonality: Seasonality | None = None
+
+    def rate_per_day(self, day: Any) -> Any:
+        """The arrival intensity at ``day`` (referrals per day); works on numpy arrays."""
+        import numpy as np
+
+        rate = self.rate_per_year / 365.0 * (1.0 + self.growth_per_year) ** (np.asarray(day) / 365.0)
+        if self.seasonality is not None and self.seasonality.amplitude > 0:
+            phase = 2.0 * math.pi * (np.asarray(day) - self.seasonality.peak_day) / 365.0
+            rate = rate * (1.0 + self.seasonality.amplitude * np.cos(phase))
+        return rate
+
+
+class GradeSpec(_Model):
+    share: float = Field(ge=0, le=1, description="share of referrals with this grade")
+    target_days: PositiveFloat = Field(description="target time to enforcement action")
+
+
+def _effort_tag(value: Any) -> str:
+    if isinstance(value, Mapping) and "dist" in value:
+        return "dist"
+    if hasattr(value, "ppf"):
+        return "dist"
+    return "per_grade"
+
+
+EffortSpec = Annotated[
+    Annotated[Distribution, Tag("dist")]
+    | Annotated[dict[GradeName, Distribution], Tag("per_grade")],
+    Discriminator(_effort_tag),
+]
+
+
+class External(_Model):
+    """Work done by another unit (digital forensics, the CPS): the case is parked meanwhile."""
+
+    days: Distribution = Field(description="time the unit spends on the case (days)")
+    capacity: PositiveInt | None = Field(
+        None, description="cases the unit handles at once; null for a pure delay"
+    )
+    order: Literal["fifo", "grade"] = Field("fifo", description="queue order at the unit")
+
+
+class Stage(_Model):
+    name: Identifier
+    effort_hours: EffortSpec | None = Field(
+        None, description="detective hours the stage needs; one distribution or one per grade"
+    )
+    external: External | None = None
+    enforcement: bool = Field(
+        False, description="finishing this stage is the enforcement action (default: stage 1)"
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Stage:
+        if (self.effort_hours is None) == (self.external is None):
+            raise ValueError("a stage needs exactly one of effort_hours (team) or external")
+        if isinstance(self.effort_hours, dict):
+            missing = [g for g in GRADE_NAMES if g not in self.effort_hours]
+            if missing:
+                raise ValueError(f"effort_hours per grade lacks {', '.join(missing)}")
+        return self
+
+    @property
+    def is_team(self) -> bool:
+        return self.effort_hours is not None
+
+
+class Cases(_Model):
+    arrivals: Arrivals
+    grades: dict[GradeName, GradeSpec]
+    stages: list[Stage] = Field(min_length=1)
+    devices: Distribution | None = Field(None, description="devices seized per case")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Cases:
+        total = sum(g.share for g in self.grades.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"grade shares sum to {total:g}, not 1")
+        names = [s.name for s in self.stages]
+        if len(set(names)) != len(names):
+            raise ValueError("stage names must be unique")
+        if sum(s.enforcement for s in self.stages) > 1:
+            raise ValueError("at most one stage can be the enforcement action")
+        return self
+
+    def share(self, grade: str) -> float:
+        spec = self.grades.get(grade)  # type: ignore[call-overload]
+        return 0.0 if spec is None else spec.share
+
+    @property
+    def enforcement_stage(self) -> int:
+        """Index of the stage whose end is the enforcement action."""
+        for i, stage in enumerate(self.stages):
+            if stage.enforcement:
+                return i
+        return 0
+
+
+# --- leave ---------------------------------------------------------------------------------------
+
+
+class Episodes(_Model):
+    episodes_per_year: NonNegativeFloat = Field(description="episodes per detective per year")
+    days: Distribution = Field(description="length of one episode (calendar days)")
+
+
+class Leave(_Model):
+    annual_days: float = Field(0.0, ge=0, lt=180, description="annual leave entitlement (days)")
+    annual_blocks: PositiveInt = Field(5, description="episodes the entitlement is taken in")
+    short_sickness: Episodes | None = None
+    long_leave: Episodes | None = None
+
+
+class Outputs(_Model):
+    backlog_every_days: PositiveFloat = Field(7.0, description="sampling step of the backlog")
+
+
+# --- the scenario --------------------------------------------------------------------------------
+
+
+class Scenario(_Model):
+    """One team, its demand, leave and policies: everything a replication needs."""
+
+    name: Identifier
+    description: str = ""
+    horizon_days: PositiveFloat = Field(description="simulated time (days)")
+    warmup_days: NonNegativeFloat = Field(0.0, description="cases arriving earlier are ignored")
+    replications: PositiveInt = 30
+    seed: int = Field(20160101, ge=0)
+    plugins: list[str] = Field(
+        default_factory=list, description="modules imported first: they may register policies"
+    )
+    team: Team
+    cases: Cases
+    leave: Leave | None = None
+    policies: Policies = Field(default_factory=Policies)
+    outputs: Outputs = Field(default_factory=Outputs)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _import_plugins(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            plugins = data.get("plugins") or []
+            if isinstance(plugins, list):
+                for module in plugins:
+                    if isinstance(module, str):
+                        try:
+                            importlib.import_module(module)
+                        except ImportError as error:
+                            raise ValueError(f"plugin {module!r} cannot be imported: {error}")
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        if self.warmup_days >= self.horizon_days:
+            raise ValueError("warmup_days must be below horizon_days")
+        names = set(self.team.detective_names())
+        for key in ("allocation", "on_long_leave"):
+            spec = getattr(self.policies, key)
+            for field in ("owner", "colleague"):
+                named = spec.get(field)
+                if named is not None and named not in names:
+                    raise ValueError(f"policies.{key}.{field}: no detective called {named!r}")
+        return self
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+def _read_yaml(path: Path, shown: str) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError([f"{shown}: file not found"]) from None
+    except OSError as error:
+        raise ScenarioError([f"{shown}: cannot be read: {error.strerror}"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ScenarioError([f"{shown}: not UTF-8 text (byte {error.start})"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        where = ""
+        mark = getattr(error, "problem_mark", None)
+        if mark is not None:
+            where = f" (line {mark.line + 1}, column {mark.column + 1})"
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ScenarioError([f"{shown}: invalid YAML{where}: {problem}"]) from None
+    if data is None:
+        raise ScenarioError([f"{shown}: the file is empty"])
+    if not isinstance(data, dict):
+        raise ScenarioError([f"{shown}: a scenario must be a mapping, not a {type(data).__name__}"])
+    return data
+
+
+def _merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in child.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _resolve(path: Path, shown: str, stack: tuple[Path, ...]) -> dict[str, Any]:
+    real = path.resolve()
+    if real in stack:
+        chain = " -> ".join(p.name for p in (*stack, real))
+        raise ScenarioError([f"{shown}: extends: cycle {chain}"])
+    data = _read_yaml(path, shown)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError([f"{shown}: extends: must be a file name"])
+    parent_path = path.parent / parent
+    if not parent_path.exists():
+        raise ScenarioError([f"{shown}: extends: file not found: {parent}"])
+    base = _resolve(parent_path, str(parent_path), (*stack, real))
+    return _merge(base, data)
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str], shown: str) -> dict[str, Any]:
+    """Apply ``key.path=value`` strings (values read as YAML scalars) to a raw scenario mapping."""
+    out = json.loads(json.dumps(data, default=str)) if data else {}
+    problems: list[str] = []
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            problems.append(f"{shown}: --set {item}: expected key.path=value")
+            continue
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            problems.append(f"{shown}: {key}: value {text!r} is not valid YAML")
+            continue
+        node: Any = out
+        parts = key.split(".")
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    problems.append(f"{shown}: {key}: no item {part} in {'.'.join(parts[:i])}")
+                    break
+                if last:
+                    node[int(part)] = value
+                else:
+                    node = node[int(part)]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = value
+                else:
+                    if not isinstance(node.get(part), dict | list):
+                        node[part] = {}
+                    node = node[part]
+            else:
+                problems.append(f"{shown}: {key}: {'.'.join(parts[:i])} is not a mapping")
+                break
+    if problems:
+        raise ScenarioError(problems)
+    return out
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def validate_mapping(data: Mapping[str, Any], shown: str) -> Scenario:
+    """Validate a raw mapping, turning pydantic's errors into one line per problem."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as error:
+        problems = []
+        for e in error.errors(include_url=False):
+            message = e["msg"].removeprefix("Value error, ")
+            problems.append(f"{shown}: {_format_loc(e['loc'])}: {message}")
+        raise ScenarioError(problems) from None
+
+
+def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
+    """Read, inherit, override and validate a scenario file.
+
+    Raises:
+        ScenarioError: with one line per problem, each naming the file and the dotted field.
+    """
+    path = Path(path)
+    shown = str(path)
+    data = _resolve(path, shown, ())
+    scenario_dir = str(path.parent.resolve())
+    if scenario_dir not in sys.path and data.get("plugins"):
+        sys.path.insert(0, scenario_dir)
+    data = apply_overrides(data, overrides, shown)
+    return validate_mapping(data, shown)
+
+
+def scenario_dump(scenario: Scenario) -> dict[str, Any]:
+    """The resolved scenario as plain JSON-able data, spelled as in scenario files."""
+    return scenario.model_dump(mode="json", by_alias=True)
+
+
+def scenario_hash(scenario: Scenario, *, runs: bool = True) -> str:
+    """SHA-256 of the resolved scenario; ``runs=False`` leaves out ``replications`` and ``seed``.
+
+    The hash without runs identifies the model itself, so that a sweep can recognise a design
+    point whatever the number of replications asked for.
+    """
+    data = scenario_dump(scenario)
+    if not runs:
+        data.pop("replications", None)
+        data.pop("seed", None)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

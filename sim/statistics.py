@@ -1,0 +1,185 @@
+"""Records to tidy tables: per-case rows, per-replication metrics, intervals.
+
+Nothing here runs a model or touches files. The definitions follow SPEC's output table; the
+metric names are those ``expect:`` thresholds and sweeps refer to (see ``docs/outputs.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.entities import Grade
+from sim.model import ReplicationRecords
+from sim.scenario import Scenario
+
+__all__ = [
+    "NEGLECT_THRESHOLDS_DAYS",
+    "cases_frame",
+    "mean_ci",
+    "replication_metrics",
+    "summarise",
+]
+
+NEGLECT_THRESHOLDS_DAYS: tuple[int, ...] = (90, 180, 365, 730)
+"""Neglect thresholds of the headline metrics (days)."""
+
+ANY_NEGLECT_THRESHOLDS_DAYS: tuple[int, ...] = (365, 600)
+"""Thresholds of the 'at least one case' indicators (days)."""
+
+GRADE_LABELS = [g.key for g in Grade]
+
+CASE_COLUMNS = [
+    "replication",
+    "case_id",
+    "grade",
+    "arrival_day",
+    "first_work_day",
+    "wait_days",
+    "closed_day",
+    "longest_gap_days",
+    "longest_neglect_days",
+    "censored",
+    "owner_changes",
+    "target_met",
+    "enforcement_day",
+    "inherited",
+    "owner",
+    "worked_hours",
+    "devices",
+]
+
+
+def _target_met(columns: dict[str, np.ndarray], horizon: float) -> tuple[np.ndarray, np.ndarray]:
+    """(met, known): met where enforcement came in time; known unless still possible at horizon."""
+    delay = columns["enforcement_day"] - columns["arrival_day"]
+    target = columns["target_days"]
+    done = ~np.isnan(delay)
+    met = done & (delay <= target)
+    known = done | (horizon - columns["arrival_day"] > target)
+    return met, known
+
+
+def cases_frame(records: Iterable[ReplicationRecords], scenario: Scenario) -> pd.DataFrame:
+    """The per-case table of SPEC, one row per case that arrived after the warm-up."""
+    frames = []
+    for rec in records:
+        c = rec.cases
+        met, known = _target_met(c, scenario.horizon_days)
+        frame = pd.DataFrame(
+            {
+                "replication": np.full(len(c["case_id"]), rec.replication, dtype=np.int64),
+                "case_id": c["case_id"],
+                "grade": pd.Categorical.from_codes(c["grade"], categories=GRADE_LABELS),
+                "arrival_day": c["arrival_day"],
+                "first_work_day": c["first_work_day"],
+                "wait_days": c["first_work_day"] - c["arrival_day"],
+                "closed_day": c["closed_day"],
+                "longest_gap_days": c["longest_gap_days"],
+                "longest_neglect_days": c["longest_neglect_days"],
+                "censored": np.isnan(c["closed_day"]),
+                "owner_changes": c["owner_changes"],
+                "target_met": pd.array(np.where(known, met, False), dtype="boolean"),
+                "enforcement_day": c["enforcement_day"],
+                "inherited": c["inherited"],
+                "owner": c["owner"].astype(str),
+                "worked_hours": c["worked_hours"],
+                "devices": c["devices"],
+            }
+        )
+        frame.loc[~known, "target_met"] = pd.NA
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=CASE_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[CASE_COLUMNS]
+
+
+def replication_metrics(rec: ReplicationRecords, scenario: Scenario) -> dict[str, float]:
+    """The headline metrics of one replication (see ``docs/outputs.md`` for each name)."""
+    c = rec.cases
+    n = len(c["case_id"])
+    neglect = c["longest_neglect_days"]
+    closed = ~np.isnan(c["closed_day"])
+    out: dict[str, float] = {
+        "replication": float(rec.replication),
+        "cases": float(n),
+        "closed": float(closed.sum()),
+        "open_at_horizon": float(n - closed.sum()),
+    }
+    for days in NEGLECT_THRESHOLDS_DAYS:
+        over = float((neglect > days).sum())
+        out[f"neglect_over_{days}"] = over
+        out[f"share_neglect_over_{days}"] = over / n if n else float("nan")
+    for days in ANY_NEGLECT_THRESHOLDS_DAYS:
+        out[f"any_neglect_over_{days}"] = float(bool((neglect > days).any()))
+    out["max_neglect_days"] = float(neglect.max()) if n else 0.0
+    out["mean_neglect_days"] = float(neglect.mean()) if n else float("nan")
+    out["max_gap_days"] = float(c["longest_gap_days"].max()) if n else 0.0
+    wait = c["first_work_day"] - c["arrival_day"]
+    out["mean_wait_days"] = float(np.nanmean(wait)) if np.isfinite(wait).any() else float("nan")
+    sojourn = (c["closed_day"] - c["arrival_day"])[closed]
+    out["mean_days_to_close"] = float(sojourn.mean()) if closed.any() else float("nan")
+    out["reallocated_share"] = float((c["owner_changes"] > 0).mean()) if n else float("nan")
+
+    days = rec.backlog["day"]
+    window = days >= scenario.warmup_days
+    out["mean_backlog"] = float(rec.backlog["open_cases"][window].mean())
+    out["backlog_at_horizon"] = float(rec.backlog["open_cases"][-1])
+
+    d = rec.detectives
+    worked = float(np.sum(d["hours_worked"]))
+    available = float(np.sum(d["hours_available"]))
+    out["utilisation"] = worked / available if available > 0 else float("nan")
+    out["hours_worked"] = worked
+    out["hours_lost_to_leave"] = float(np.sum(d["hours_lost_to_leave"]))
+    out["mean_strain"] = float(np.mean(d["strain"]))
+    out["max_strain"] = float(np.max(d["strain"]))
+
+    met, known = _target_met(c, scenario.horizon_days)
+    out["target_met_share"] = float(met[known].mean()) if known.any() else float("nan")
+    for g, label in enumerate(GRADE_LABELS):
+        mask = known & (c["grade"] == g)
+        out[f"target_met_{label}"] = float(met[mask].mean()) if mask.any() else float("nan")
+    out.update({k: float(v) for k, v in rec.extra.get("metrics", {}).items()})
+    return out
+
+
+def mean_ci(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, ...]:
+    """Mean, standard deviation, and the Student-t confidence interval of the mean.
+
+    NaNs (a metric undefined in some replication) are left out. With one value the interval is
+    unbounded; with zero variance it collapses onto the mean.
+
+    Returns:
+        (mean, sd, low, high, n)
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    n = len(x)
+    if n == 0:
+        return (float("nan"),) * 4 + (0.0,)
+    mean = float(x.mean())
+    if n == 1:
+        return mean, float("nan"), float("-inf"), float("inf"), 1.0
+    sd = float(x.std(ddof=1))
+    if sd == 0.0:
+        return mean, 0.0, mean, mean, float(n)
+    low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=sd / np.sqrt(n))
+    return mean, sd, float(low), float(high), float(n)
+
+
+def summarise(replications: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Mean and confidence interval of every metric across replications."""
+    rows: list[dict[str, Any]] = []
+    for metric in replications.columns:
+        if metric in ("replication", "scenario"):
+            continue
+        mean, sd, low, high, n = mean_ci(replications[metric].to_numpy(dtype=float), confidence)
+        rows.append(
+            {"metric": metric, "mean": mean, "sd": sd, "ci_low": low, "ci_high": high, "n": int(n)}
+        )
+    return pd.DataFrame(rows, columns=["metric", "mean", "sd", "ci_low", "ci_high", "n"])
