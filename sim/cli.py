@@ -85,11 +85,22 @@ def schema() -> None:
 @click.argument("file")
 @click.option("--replications", "-r", type=click.IntRange(min=1), help="Override replications.")
 @click.option("--seed", type=click.IntRange(min=0), help="Override the root seed.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a scenario field, e.g. policies.work_order.rule=oldest_first.")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a scenario field, e.g. policies.work_order.rule=oldest_first.",
+)
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder.")
-@click.option("--workers", "-w", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Processes to run replications in.")
+@click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Processes to run replications in.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def run(
     file: str,
@@ -120,16 +131,17 @@ def run(
             folder,
             "backlog",
         )
-        paths += save_figure(neglect_survival_figure({res.scenario.name: res.cases}), folder,
-                             "neglect_survival")
+        paths += save_figure(
+            neglect_survival_figure({res.scenario.name: res.cases}), folder, "neglect_survival"
+        )
         return paths
 
-    write_result(result, out_dir, figures=figures,
-                 extra_manifest={"command": ["polit-sim", *sys.argv[1:]]})
+    write_result(
+        result, out_dir, figures=figures, extra_manifest={"command": ["polit-sim", *sys.argv[1:]]}
+    )
     summary = result.summary.set_index("metric")
     click.echo(f"{scenario.name}: {n} replications -> {out_dir}")
-    for metric in ("any_neglect_over_365", "share_neglect_over_365", "utilisation",
-                   "mean_backlog"):
+    for metric in ("any_neglect_over_365", "share_neglect_over_365", "utilisation", "mean_backlog"):
         row = summary.loc[metric]
         click.echo(f"  {metric:24s} {row['mean']:.4g}  [{row['ci_low']:.4g}, {row['ci_high']:.4g}]")
 

@@ -125,8 +125,9 @@ class Detective:
 
     __slots__ = (
         "absence_kinds",
-        "absent_since",
         "absences",
+        "absent_since",
+        "block",
         "caseload",
         "current",
         "days_absent",
@@ -137,13 +138,15 @@ class Detective:
         "hours_worked",
         "index",
         "name",
-        "process",
         "productivity",
+        "pull_limit",
         "rate_hours_per_day",
         "relief",
         "sickness_multiplier",
+        "solo_since",
         "strain",
-        "wake",
+        "token",
+        "waiting",
     )
 
     def __init__(
@@ -166,8 +169,12 @@ class Detective:
         self.sickness_multiplier = 1.0
         self.relief = 0.0
         self.strain = 0.0
-        self.wake: Any = None
-        self.process: Any = None
+        self.waiting = False
+        self.pull_limit = 0
+        self.solo_since: float | None = None
+        self.token = 0
+        # (case, hours, start day, rate in hours per day) of the block in progress
+        self.block: tuple[Any, float, float, float] = (None, 0.0, 0.0, 1.0)
         self.extra: dict[str, Any] = {}
 
     @property

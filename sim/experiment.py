@@ -50,7 +50,8 @@ class Result:
 
     def metric(self, name: str) -> pd.Series:
         """One metric's row of the summary."""
-        return self.summary.set_index("metric").loc[name]
+        table = self.summary.set_index("metric")
+        return table.loc[name]  # type: ignore[return-value]
 
 
 def _one(args: tuple[Scenario, int, int, bool]) -> ReplicationRecords:
@@ -96,10 +97,7 @@ def collect(records: Sequence[ReplicationRecords], scenario: Scenario, seed: int
     metrics = pd.DataFrame([replication_metrics(rec, scenario) for rec in records])
     metrics["replication"] = metrics["replication"].astype("int64")
     backlog = pd.concat(
-        [
-            pd.DataFrame({"replication": rec.replication, **rec.backlog})
-            for rec in records
-        ],
+        [pd.DataFrame({"replication": rec.replication, **rec.backlog}) for rec in records],
         ignore_index=True,
     )
     detectives = pd.concat(
@@ -143,7 +141,5 @@ def simulate(
     if n < 1:
         raise ValueError("replications must be at least 1")
     root = scenario.seed if seed is None else seed
-    records = run_records(
-        scenario, range(n), root, workers=workers, trace=trace, progress=progress
-    )
+    records = run_records(scenario, range(n), root, workers=workers, trace=trace, progress=progress)
     return collect(records, scenario, root)

@@ -1,7 +1,8 @@
-"""The SimPy processes of a replication: referrals arriving, detectives working, leave.
+"""The SimPy processes of a replication: leave (and, from other modules, supervision).
 
 Processes act; they ask :class:`sim.team.TeamState` (and through it the policies) what to do.
-Each is a generator function whose docstring says it is a process.
+Each is a generator function whose docstring says it is a process. Referrals and detectives'
+blocks of work, the hot paths, are event chains inside :class:`sim.team.TeamState`.
 """
 
 from __future__ import annotations
@@ -9,71 +10,19 @@ from __future__ import annotations
 from collections.abc import Generator as Gen
 from typing import Any
 
-import numpy as np
 import simpy
 from numpy.random import Generator
 
 from sim.distributions import Distribution
-from sim.entities import Case, Detective
+from sim.entities import Detective
 from sim.team import TeamState
 
 __all__ = [
-    "detective_works",
-    "referrals_arrive",
     "takes_annual_leave",
     "takes_sick_leave",
 ]
 
 Process = Gen[simpy.Event, Any, None]
-
-
-def referrals_arrive(
-    env: simpy.Environment,
-    team: TeamState,
-    arrival_days: np.ndarray,
-    make_case: Any,
-    cases: list[Case],
-) -> Process:
-    """Process: referrals arrive at the pre-drawn ``arrival_days`` and are allocated.
-
-    ``make_case(i)`` builds the ``i``-th case from attributes drawn before the run, so that every
-    scenario run with the same seed sees the same cases.
-    """
-    for i, day in enumerate(arrival_days.tolist()):
-        yield env.timeout(day - env.now)
-        case = make_case(i)
-        cases.append(case)
-        team.arrive(case)
-
-
-def detective_works(env: simpy.Environment, team: TeamState, detective: Detective) -> Process:
-    """Process: ``detective`` works their caseload one block at a time while present.
-
-    A block is ``team.block_hours`` of work (less if the stage needs less), done at the
-    detective's rate; then the work-order rule picks the next case. Leave interrupts a block: the
-    hours done so far count, and the detective waits until they are back.
-    """
-    block_hours = team.block_hours
-    while True:
-        if detective.absences:
-            detective.wake = env.event()
-            yield detective.wake
-            continue
-        case = team.next_case(detective)
-        if case is None:
-            detective.wake = env.event()
-            yield detective.wake
-            continue
-        rate = detective.rate_hours_per_day * detective.productivity
-        hours = case.remaining_hours if case.remaining_hours < block_hours else block_hours
-        started = env.now
-        team.start_work(detective, case)
-        try:
-            yield env.timeout(hours / rate)
-        except simpy.Interrupt:
-            done = (env.now - started) * rate
-            hours = done if done < hours else hours
-        team.stop_work(detective, case, hours, started)
 
 
 def takes_annual_leave(

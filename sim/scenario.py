@@ -167,7 +167,9 @@ class Arrivals(_Model):
         """The arrival intensity at ``day`` (referrals per day); works on numpy arrays."""
         import numpy as np
 
-        rate = self.rate_per_year / 365.0 * (1.0 + self.growth_per_year) ** (np.asarray(day) / 365.0)
+        rate = (
+            self.rate_per_year / 365.0 * (1.0 + self.growth_per_year) ** (np.asarray(day) / 365.0)
+        )
         if self.seasonality is not None and self.seasonality.amplitude > 0:
             phase = 2.0 * math.pi * (np.asarray(day) - self.seasonality.peak_day) / 365.0
             rate = rate * (1.0 + self.seasonality.amplitude * np.cos(phase))
@@ -298,7 +300,7 @@ class Scenario(_Model):
     cases: Cases
     leave: Leave | None = None
     policies: Policies = Field(default_factory=Policies)
-    outputs: Outputs = Field(default_factory=Outputs)
+    outputs: Outputs = Field(default_factory=lambda: Outputs())
 
     @model_validator(mode="before")
     @classmethod
@@ -311,7 +313,9 @@ class Scenario(_Model):
                         try:
                             importlib.import_module(module)
                         except ImportError as error:
-                            raise ValueError(f"plugin {module!r} cannot be imported: {error}")
+                            raise ValueError(
+                                f"plugin {module!r} cannot be imported: {error}"
+                            ) from None
         return data
 
     @model_validator(mode="after")

@@ -74,7 +74,7 @@ def cases_frame(records: Iterable[ReplicationRecords], scenario: Scenario) -> pd
             {
                 "replication": np.full(len(c["case_id"]), rec.replication, dtype=np.int64),
                 "case_id": c["case_id"],
-                "grade": pd.Categorical.from_codes(c["grade"], categories=GRADE_LABELS),
+                "grade": pd.Categorical.from_codes(c["grade"], categories=pd.Index(GRADE_LABELS)),
                 "arrival_day": c["arrival_day"],
                 "first_work_day": c["first_work_day"],
                 "wait_days": c["first_work_day"] - c["arrival_day"],
@@ -125,8 +125,7 @@ def replication_metrics(rec: ReplicationRecords, scenario: Scenario) -> dict[str
     out["mean_days_to_close"] = float(sojourn.mean()) if closed.any() else float("nan")
     out["reallocated_share"] = float((c["owner_changes"] > 0).mean()) if n else float("nan")
 
-    days = rec.backlog["day"]
-    window = days >= scenario.warmup_days
+    window = rec.backlog["day"] >= scenario.warmup_days
     out["mean_backlog"] = float(rec.backlog["open_cases"][window].mean())
     out["backlog_at_horizon"] = float(rec.backlog["open_cases"][-1])
 

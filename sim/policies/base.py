@@ -130,9 +130,7 @@ class Registry(Generic[T]):
             policy: T = TypeAdapter(cls).validate_python(params)
         except ValidationError as error:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or name}: {e['msg']}"
-                for e in error.errors()
+                f"{'.'.join(str(p) for p in e['loc']) or name}: {e['msg']}" for e in error.errors()
             )
             raise ValueError(f"{self.kind} rule {name!r}: {problems}") from None
         return policy
-
