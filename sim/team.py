@@ -89,6 +89,16 @@ class TeamState:
         block_hours: hours worked on a case before choosing again.
         rng: the stream the allocation and reallocation policies draw from.
         trace: a list to append timeline events to, or ``None`` (the default: no tracing).
+
+    Timeline events (tuples, in the order they happen):
+
+    * ``("own", day, case_id, detective name or None, moved)`` – a case gets an owner (``None``:
+      back to the team queue or pool); ``moved`` is true for a reallocation;
+    * ``("work", start_day, end_day, detective name, case_id, hours)`` – a block of work;
+    * ``("external", day, case_id, stage)`` – an external unit finished a stage;
+    * ``("close", day, case_id)`` – the last stage finished;
+    * ``("absent", day, detective name, kind)`` / ``("present", day, detective name)`` – leave
+      starts (kind ``annual``, ``short``, ``long``, ...) and ends.
     """
 
     def __init__(
@@ -432,6 +442,8 @@ class TeamState:
         if owner is not None:
             owner.caseload.remove(case)
         self.open_cases -= 1
+        if self.trace is not None:
+            self.trace.append(("close", case.closed_day, case.case_id))
         for hook in self.on_close:
             hook(case)
 
