@@ -15,10 +15,11 @@ import hashlib
 import importlib
 import json
 import math
+import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -32,6 +33,7 @@ from pydantic import (
     PositiveInt,
     Tag,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -61,7 +63,10 @@ class ScenarioError(Exception):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    # allow_inf_nan=False: an infinite horizon or rate would make a run never end.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False
+    )
 
 
 # --- policies ------------------------------------------------------------------------------------
@@ -132,7 +137,7 @@ class Team(_Model):
         seen: set[str] = set()
         for name in names:
             if name in seen:
-                raise ValueError(f"two detectives are called {name!r}")
+                raise ValueError(f"detectives: two detectives are called {name!r}")
             seen.add(name)
         return self
 
@@ -223,7 +228,7 @@ class Stage(_Model):
         if isinstance(self.effort_hours, dict):
             missing = [g for g in GRADE_NAMES if g not in self.effort_hours]
             if missing:
-                raise ValueError(f"effort_hours per grade lacks {', '.join(missing)}")
+                raise ValueError(f"effort_hours: per grade lacks {', '.join(missing)}")
         return self
 
     @property
@@ -241,12 +246,12 @@ class Cases(_Model):
     def _consistent(self) -> Cases:
         total = sum(g.share for g in self.grades.values())
         if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"grade shares sum to {total:g}, not 1")
+            raise ValueError(f"grades: shares sum to {total:g}, not 1")
         names = [s.name for s in self.stages]
         if len(set(names)) != len(names):
-            raise ValueError("stage names must be unique")
+            raise ValueError("stages: stage names must be unique")
         if sum(s.enforcement for s in self.stages) > 1:
-            raise ValueError("at most one stage can be the enforcement action")
+            raise ValueError("stages: at most one stage can be the enforcement action")
         return self
 
     def share(self, grade: str) -> float:
@@ -302,26 +307,26 @@ class Scenario(_Model):
     policies: Policies = Field(default_factory=Policies)
     outputs: Outputs = Field(default_factory=lambda: Outputs())
 
-    @model_validator(mode="before")
+    @field_validator("plugins")
     @classmethod
-    def _import_plugins(cls, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            plugins = data.get("plugins") or []
-            if isinstance(plugins, list):
-                for module in plugins:
-                    if isinstance(module, str):
-                        try:
-                            importlib.import_module(module)
-                        except ImportError as error:
-                            raise ValueError(
-                                f"plugin {module!r} cannot be imported: {error}"
-                            ) from None
-        return data
+    def _import_plugins(cls, plugins: list[str]) -> list[str]:
+        # Fields are validated in declaration order, so the plugins' rules are registered before
+        # ``policies`` is checked against the registries.
+        for module in plugins:
+            try:
+                importlib.import_module(module)
+            except Exception as error:  # a plugin's own bug must be reported, not a traceback
+                reason = f"{type(error).__name__}: {error}"
+                raise ValueError(f"module {module!r} cannot be imported ({reason})") from None
+        return plugins
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
         if self.warmup_days >= self.horizon_days:
-            raise ValueError("warmup_days must be below horizon_days")
+            raise ValueError(
+                f"warmup_days: must be below horizon_days ({self.warmup_days:g} >= "
+                f"{self.horizon_days:g})"
+            )
         names = set(self.team.detective_names())
         for key in ("allocation", "on_long_leave"):
             spec = getattr(self.policies, key)
@@ -421,8 +426,12 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str], shown: str) 
                 if last:
                     node[part] = value
                 else:
-                    if not isinstance(node.get(part), dict | list):
+                    if node.get(part) is None:
                         node[part] = {}
+                    elif not isinstance(node[part], dict | list):
+                        where = ".".join(parts[: i + 1])
+                        problems.append(f"{shown}: {key}: {where} is a value, not a mapping")
+                        break
                     node = node[part]
             else:
                 problems.append(f"{shown}: {key}: {'.'.join(parts[:i])} is not a mapping")
@@ -432,20 +441,56 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str], shown: str) 
     return out
 
 
-def _format_loc(loc: tuple[int | str, ...]) -> str:
+def _format_loc(loc: Sequence[int | str]) -> str:
     return ".".join(str(p) for p in loc) or "(top level)"
 
 
+DIST_NAMES: tuple[str, ...] = tuple(
+    get_args(model.model_fields["dist"].annotation)[0]
+    for model in get_args(get_args(Distribution)[0])
+)
+"""The ``dist`` names a scenario may use (``exponential``, ``lognormal``, ...)."""
+
+# Union tags pydantic puts into error locations; they are not keys a scenario file contains.
+_UNION_TAGS = frozenset(DIST_NAMES) | {"dist", "per_grade"}
+# A model validator names the field it checks by starting its message with "field: ".
+_LEADING_FIELD = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.+)$")
+
+
+def _problem(e: Mapping[str, Any]) -> tuple[str, str]:
+    """(dotted field, message) of one pydantic error, spelled as in the scenario file."""
+    loc = [p for p in e["loc"] if p != "[key]"]
+    # Tags appear after the field holding the union; a dist name is never a scenario key.
+    loc = [p for i, p in enumerate(loc) if not (p in _UNION_TAGS and i > 0)]
+    message = str(e["msg"]).removeprefix("Value error, ")
+    if e["type"] == "union_tag_invalid":
+        tag = e.get("ctx", {}).get("tag")
+        loc.append("dist")
+        message = f"unknown distribution {tag!r}; known: {', '.join(DIST_NAMES)}"
+    elif e["type"] == "union_tag_not_found":
+        message = f"a distribution needs 'dist' (one of {', '.join(DIST_NAMES)})"
+    elif "[key]" in e["loc"]:
+        message = f"not an allowed key: {message}"
+    elif e["type"] == "value_error" and (match := _LEADING_FIELD.match(message)):
+        loc.extend(match.group(1).split("."))
+        message = match.group(2)
+    return _format_loc(loc), message
+
+
 def validate_mapping(data: Mapping[str, Any], shown: str) -> Scenario:
-    """Validate a raw mapping, turning pydantic's errors into one line per problem."""
+    """Validate a raw mapping, turning pydantic's errors into one line per problem.
+
+    Tagged unions (distributions, per-grade efforts) make pydantic report one problem once per
+    union member; only the first report of each field is kept.
+    """
     try:
         return Scenario.model_validate(data)
     except ValidationError as error:
-        problems = []
+        problems: dict[str, str] = {}
         for e in error.errors(include_url=False):
-            message = e["msg"].removeprefix("Value error, ")
-            problems.append(f"{shown}: {_format_loc(e['loc'])}: {message}")
-        raise ScenarioError(problems) from None
+            field, message = _problem(e)
+            problems.setdefault(field, message)
+        raise ScenarioError([f"{shown}: {f}: {m}" for f, m in problems.items()]) from None
 
 
 def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
