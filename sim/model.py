@@ -16,10 +16,11 @@ import numpy as np
 import simpy
 
 from sim.entities import Case, Detective, Grade
-from sim.policies import ALLOCATION, REALLOCATION, WORK_ORDER
+from sim.policies import ALLOCATION, REALLOCATION, WELLBEING, WORK_ORDER, WORKLOAD_REVIEW
 from sim.processes import takes_annual_leave, takes_sick_leave
 from sim.scenario import GRADE_NAMES, Arrivals, Scenario
 from sim.streams import Streams
+from sim.supervision import Supervision
 from sim.team import ExternalUnit, TeamState
 
 __all__ = ["Referrals", "ReplicationRecords", "draw_referrals", "run_replication"]
@@ -182,7 +183,27 @@ def run_replication(
         return Case(i, float(arrival[i]), grade[i], efforts[i], external_days[i], devices[i])
 
     team.start(arrival.tolist(), make_case)
-    _start_leave(env, team, scenario, detectives, streams)
+    wellbeing = WELLBEING.build(policies.wellbeing) if policies.wellbeing is not None else None
+    sickness_max = wellbeing.max_sickness_multiplier if wellbeing is not None else 1.0
+    routes: dict[str, float] = wellbeing.cadences() if wellbeing is not None else {}
+    _start_leave(env, team, scenario, detectives, streams, sickness_max)
+    supervision = Supervision(
+        env,
+        team,
+        review=WORKLOAD_REVIEW.build(policies.workload_review),
+        sergeants=scenario.team.supervisors,
+        inspector=policies.inspector_oversight,
+        hr=policies.hr_support,
+        wellbeing=wellbeing,
+        hours_per_week=scenario.team.hours_per_week,
+        warmup_days=scenario.warmup_days,
+        rngs={
+            "review": streams["policy.workload_review"],
+            "inspector": streams["policy.inspector_oversight"],
+            **{f"route.{route}": streams[f"wellbeing.{route}"] for route in routes},
+        },
+    )
+    supervision.start()
 
     warmup = scenario.warmup_days
     snapshot: dict[int, tuple[float, float]] = {}
@@ -198,7 +219,9 @@ def run_replication(
     finally:
         if collecting:
             gc.enable()
-    return _records(scenario, replication, team.cases, detectives, snapshot, team)
+    records = _records(scenario, replication, team.cases, detectives, snapshot, team)
+    records.extra["metrics"] = supervision.metrics()
+    return records
 
 
 def _start_leave(
@@ -207,7 +230,9 @@ def _start_leave(
     scenario: Scenario,
     detectives: list[Detective],
     streams: Streams,
+    sickness_max: float = 1.0,
 ) -> None:
+    """Start the leave processes; ``sickness_max`` bounds the wellbeing sickness multiplier."""
     leave = scenario.leave
     if leave is None:
         return
@@ -234,7 +259,7 @@ def _start_leave(
                         kind,
                         spec.episodes_per_year,
                         spec.days,
-                        1.0,
+                        sickness_max,
                         streams[f"leave.{kind}.{d.name}"],
                     )
                 )

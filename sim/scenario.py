@@ -39,7 +39,14 @@ from pydantic import (
 
 from sim.distributions import Distribution
 from sim.entities import Grade
-from sim.policies import ALLOCATION, REALLOCATION, WORK_ORDER, Registry
+from sim.policies import (
+    ALLOCATION,
+    REALLOCATION,
+    WELLBEING,
+    WORK_ORDER,
+    WORKLOAD_REVIEW,
+    Registry,
+)
 
 __all__ = [
     "Scenario",
@@ -76,6 +83,12 @@ def _policy_field(registry: Registry[Any]) -> Any:
     """A field holding ``{rule: name, **params}``, checked against ``registry`` when validated."""
 
     def check(spec: dict[str, Any]) -> dict[str, Any]:
+        name = spec.get("rule", registry.default)
+        if name in registry.names():
+            # A null parameter the rule does not have is dropped: a child scenario that switches
+            # rule can blank a parameter it inherited (``colleague: null`` when moving to spread).
+            allowed = registry.parameters(name)
+            spec = {k: v for k, v in spec.items() if v is not None or k == "rule" or k in allowed}
         registry.build(spec)
         out = dict(spec)
         out.setdefault("rule", registry.default)
@@ -91,6 +104,39 @@ def _policy_field(registry: Registry[Any]) -> Any:
 AllocationSpec = _policy_field(ALLOCATION)
 WorkOrderSpec = _policy_field(WORK_ORDER)
 ReallocationSpec = _policy_field(REALLOCATION)
+WorkloadReviewSpec = _policy_field(WORKLOAD_REVIEW)
+WellbeingSpec = _policy_field(WELLBEING)
+
+
+class InspectorOversight(_Model):
+    """An inspector who audits flagged cases and presses sergeants to act."""
+
+    audit_every_days: PositiveFloat = Field(
+        91.0, description="days between the inspector's audits of flagged and escalated cases"
+    )
+    act_probability: float = Field(
+        0.8, ge=0, le=1, description="chance the inspector directs a reallocation at an audit"
+    )
+    act_probability_boost: float = Field(
+        0.3, ge=0, le=1, description="chance that oversight gets a reluctant sergeant to act"
+    )
+    days_to_act_factor: float = Field(
+        0.5, gt=0, le=1, description="multiplies the sergeant's days_to_act (faster action)"
+    )
+    days_to_act: NonNegativeFloat = Field(
+        7.0, description="days from an inspector's decision to the reallocation"
+    )
+
+
+class HrSupport(_Model):
+    """HR's part in performance management: quicker, likelier action plans."""
+
+    act_probability_boost: float = Field(
+        0.2, ge=0, le=1, description="chance that HR's help gets a reluctant sergeant to act"
+    )
+    days_to_act_factor: float = Field(
+        0.25, gt=0, le=1, description="multiplies the sergeant's days_to_act"
+    )
 
 
 class Policies(_Model):
@@ -110,6 +156,24 @@ class Policies(_Model):
         description="what happens to an absent detective's cases after after_days: "
         "keep | single_colleague | spread | sergeant_pool",
     )
+    workload_review: WorkloadReviewSpec = Field(  # type: ignore[valid-type]
+        default_factory=lambda: {"rule": "gap_threshold"},
+        description="the sergeant's workload reviews: every_days (null: none), "
+        "gap_threshold_days, act_probability, action (reallocate | action_plan | escalate), "
+        "days_to_act",
+    )
+    inspector_oversight: InspectorOversight | None = Field(
+        None, description="an inspector's audits of flagged cases (null: inspectors not involved)"
+    )
+    hr_support: HrSupport | None = Field(
+        None, description="HR support for the sergeant's action plans (null: none)"
+    )
+    wellbeing: WellbeingSpec | None = Field(  # type: ignore[valid-type]
+        None,
+        description="strain, its effects, and detection routes: screening "
+        "(self_assessment | psychological | none), every_days, supervision_every_days, "
+        "mentoring_every_days, ... (null: strain not modelled)",
+    )
 
 
 # --- team ----------------------------------------------------------------------------------------
@@ -123,13 +187,33 @@ class DetectiveGroup(_Model):
     fte: float = Field(gt=0, le=1, description="1.0 full time, 0.5 half time")
 
 
+class Sergeants(_Model):
+    """The team's sergeants and the time they give to workload reviews."""
+
+    count: int = Field(1, ge=0, description="detective sergeants")
+    review_hours_per_week: PositiveFloat | None = Field(
+        3.7, description="hours a week each sergeant gives to workload reviews (null: unlimited)"
+    )
+    span_of_control: PositiveInt | None = Field(
+        10, description="detectives one sergeant can review at one review (null: unlimited)"
+    )
+    hours_per_detective: NonNegativeFloat = Field(
+        0.25, description="sergeant hours to review one detective's caseload, besides its cases"
+    )
+    hours_per_case: NonNegativeFloat = Field(
+        0.05, description="sergeant hours to review one open case"
+    )
+
+
 class Team(_Model):
     hours_per_week: PositiveFloat = Field(37.0, description="contracted hours of a 1.0 FTE")
     block_hours: PositiveFloat | None = Field(
         None, description="hours worked on a case before choosing again (default a working day)"
     )
     detectives: list[DetectiveGroup] = Field(min_length=1)
-    sergeants: int = Field(1, ge=0)
+    sergeants: Annotated[int, Field(ge=0)] | Sergeants = Field(
+        1, description="number of sergeants, or a mapping with their review time and span"
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> Team:
@@ -140,6 +224,13 @@ class Team(_Model):
                 raise ValueError(f"detectives: two detectives are called {name!r}")
             seen.add(name)
         return self
+
+    @property
+    def supervisors(self) -> Sergeants:
+        """The sergeants as a :class:`Sergeants` mapping, whichever way the file gave them."""
+        if isinstance(self.sergeants, Sergeants):
+            return self.sergeants
+        return Sergeants(count=self.sergeants)
 
     @property
     def working_day_hours(self) -> float:
@@ -334,6 +425,9 @@ class Scenario(_Model):
                 named = spec.get(field)
                 if named is not None and named not in names:
                     raise ValueError(f"policies.{key}.{field}: no detective called {named!r}")
+        review: dict[str, Any] = dict(self.policies.workload_review)
+        if review.get("every_days") is not None and self.team.supervisors.count == 0:
+            raise ValueError("policies.workload_review.every_days: reviews need a sergeant")
         return self
 
 

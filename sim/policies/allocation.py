@@ -19,6 +19,7 @@ __all__ = [
     "ALLOCATION",
     "AllocationPolicy",
     "FixedOwner",
+    "LeastLoadedCases",
     "LeastLoadedFte",
     "RoundRobin",
     "TeamQueue",
@@ -40,12 +41,19 @@ class AllocationPolicy(Protocol):
 ALLOCATION: Registry[AllocationPolicy] = Registry("allocation")
 
 
-def least_loaded(candidates: list[Detective]) -> Detective | None:
-    """The candidate with the fewest open cases per FTE; ties go to the first in scenario order."""
+def least_loaded(candidates: list[Detective], *, per_fte: bool = True) -> Detective | None:
+    """The candidate with the fewest open cases per FTE; ties go to the first in scenario order.
+
+    A detective on wellbeing support with ``relief`` r counts as having only ``1 − r`` of their
+    capacity (fully relieved detectives are skipped); with ``per_fte`` false the FTE is ignored.
+    """
     best: Detective | None = None
     best_load = float("inf")
     for detective in candidates:
-        load = len(detective.caseload) / detective.fte
+        capacity = (detective.fte if per_fte else 1.0) * (1.0 - detective.relief)
+        if capacity <= 0.0:
+            continue
+        load = len(detective.caseload) / capacity
         if load < best_load:
             best, best_load = detective, load
     return best
@@ -58,6 +66,22 @@ class LeastLoadedFte:
 
     def choose(self, case: Case, team: TeamView, rng: Generator) -> Detective | None:
         return least_loaded(team.present())
+
+    def pull_limit(self, detective: Detective) -> int:
+        return 0
+
+
+@ALLOCATION.register("least_loaded_cases")
+@dataclass(frozen=True)
+class LeastLoadedCases:
+    """Push each referral to the present detective holding the fewest open cases, whatever FTE.
+
+    A part-time detective is thus given as many cases as a full-time one: the allocation a team
+    falls into when it counts heads rather than hours.
+    """
+
+    def choose(self, case: Case, team: TeamView, rng: Generator) -> Detective | None:
+        return least_loaded(team.present(), per_fte=False)
 
     def pull_limit(self, detective: Detective) -> int:
         return 0
