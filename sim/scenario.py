@@ -523,8 +523,12 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str], shown: str) 
                     if node.get(part) is None:
                         node[part] = {}
                     elif not isinstance(node[part], dict | list):
+                        # Replacing the value by a mapping would silently drop it.
                         where = ".".join(parts[: i + 1])
-                        problems.append(f"{shown}: {key}: {where} is a value, not a mapping")
+                        problems.append(
+                            f"{shown}: {key}: {where} is a value ({node[part]!r}), not a mapping;"
+                            f" set {where} to a whole mapping instead"
+                        )
                         break
                     node = node[part]
             else:
@@ -549,14 +553,29 @@ DIST_NAMES: tuple[str, ...] = tuple(
 _UNION_TAGS = frozenset(DIST_NAMES) | {"dist", "per_grade"}
 # A model validator names the field it checks by starting its message with "field: ".
 _LEADING_FIELD = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.+)$")
+# Scenario keys are snake_case; pydantic labels the members of a plain union with type names
+# ("constrained-int", "Sergeants", "function-after[...]"), or with bare ones such as "int".
+_SCENARIO_KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
+_BARE_TYPES = frozenset({"int", "float", "str", "bool", "none", "list", "dict"})
+_MAPPING_NOISE = re.compile(
+    r"valid dictionary or (?:instance of \w+|object to extract fields from)"
+)
 
 
-def _problem(e: Mapping[str, Any]) -> tuple[str, str]:
-    """(dotted field, message) of one pydantic error, spelled as in the scenario file."""
+def _is_union_label(part: int | str) -> bool:
+    return isinstance(part, str) and (not _SCENARIO_KEY.match(part) or part in _BARE_TYPES)
+
+
+def _problem(e: Mapping[str, Any]) -> tuple[str, str, str | None]:
+    """(dotted field, message, the union's field if from a union member) of a pydantic error."""
     loc = [p for p in e["loc"] if p != "[key]"]
     # Tags appear after the field holding the union; a dist name is never a scenario key.
     loc = [p for i, p in enumerate(loc) if not (p in _UNION_TAGS and i > 0)]
+    labels = [i for i, p in enumerate(loc) if _is_union_label(p)]
+    union = _format_loc([p for p in loc[: labels[0]]]) if labels else None
+    loc = [p for p in loc if not _is_union_label(p)]
     message = str(e["msg"]).removeprefix("Value error, ")
+    message = _MAPPING_NOISE.sub("mapping", message)
     if e["type"] == "union_tag_invalid":
         tag = e.get("ctx", {}).get("tag")
         loc.append("dist")
@@ -568,23 +587,31 @@ def _problem(e: Mapping[str, Any]) -> tuple[str, str]:
     elif e["type"] == "value_error" and (match := _LEADING_FIELD.match(message)):
         loc.extend(match.group(1).split("."))
         message = match.group(2)
-    return _format_loc(loc), message
+    return _format_loc(loc), message, union
 
 
 def validate_mapping(data: Mapping[str, Any], shown: str) -> Scenario:
     """Validate a raw mapping, turning pydantic's errors into one line per problem.
 
-    Tagged unions (distributions, per-grade efforts) make pydantic report one problem once per
-    union member; only the first report of each field is kept.
+    Unions make pydantic report one problem once per member. When one member got inside the
+    value (a mapping given to ``int | Sergeants`` with a bad key), the other members' "wrong
+    type" reports are noise and dropped; a value that fits no member at all gets one line
+    listing what each member wanted; otherwise only the first report of each field is kept.
     """
     try:
         return Scenario.model_validate(data)
     except ValidationError as error:
-        problems: dict[str, str] = {}
-        for e in error.errors(include_url=False):
-            field, message = _problem(e)
-            problems.setdefault(field, message)
-        raise ScenarioError([f"{shown}: {f}: {m}" for f, m in problems.items()]) from None
+        found = [_problem(e) for e in error.errors(include_url=False)]
+        entered = {union for field, _, union in found if union is not None and field != union}
+        problems: dict[str, list[str]] = {}
+        for field, message, union in found:
+            if union in entered and field == union:
+                continue
+            seen = problems.setdefault(field, [])
+            if not seen or (union is not None and message not in seen):
+                seen.append(message)
+        lines = [f"{shown}: {f}: {'; or '.join(m)}" for f, m in problems.items()]
+        raise ScenarioError(lines) from None
 
 
 def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:

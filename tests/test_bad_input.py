@@ -210,6 +210,20 @@ CASES = [
         ),
     ),
     BadInput(
+        "fits_no_member_of_a_union",
+        **one(
+            scenario_with(("team.sergeants", "two")),
+            [("team.sergeants", "valid integer, unable to parse string as an integer; or ")],
+        ),
+    ),
+    BadInput(
+        "bad_key_inside_a_union_member",
+        **one(
+            scenario_with(("team.sergeants", {"count": -1})),
+            [("team.sergeants.count", "greater than or equal to 0")],
+        ),
+    ),
+    BadInput(
         "missing_required_field",
         **one(scenario_with(("cases.arrivals", REMOVE)), [("cases.arrivals", "required")]),
     ),
