@@ -20,7 +20,9 @@ from sim.scenario import Scenario
 __all__ = [
     "NEGLECT_THRESHOLDS_DAYS",
     "cases_frame",
+    "is_indicator",
     "mean_ci",
+    "proportion_ci",
     "replication_metrics",
     "summarise",
 ]
@@ -171,13 +173,45 @@ def mean_ci(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> t
     return mean, sd, float(low), float(high), float(n)
 
 
+def proportion_ci(
+    values: Sequence[float] | np.ndarray, confidence: float = 0.95
+) -> tuple[float, ...]:
+    """Mean, sd and Wilson score interval of a 0/1 indicator across replications.
+
+    The Student-t interval of an indicator can leave [0, 1] and collapses to a point when every
+    replication agrees (say no replication had a case neglected for a year); the Wilson interval
+    stays inside [0, 1] and keeps an honest width, e.g. [0, 0.11] for 0 out of 30.
+
+    Returns:
+        (mean, sd, low, high, n)
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    n = len(x)
+    if n == 0:
+        return (float("nan"),) * 4 + (0.0,)
+    k = round(float(x.sum()))
+    interval = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+    sd = float(x.std(ddof=1)) if n > 1 else float("nan")
+    return float(x.mean()), sd, float(interval.low), float(interval.high), float(n)
+
+
+def is_indicator(metric: str) -> bool:
+    """Whether ``metric`` is a per-replication 0/1 indicator (its mean is a probability)."""
+    return metric.startswith("any_")
+
+
 def summarise(replications: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
-    """Mean and confidence interval of every metric across replications."""
+    """Mean and confidence interval of every metric across replications.
+
+    Indicators (``any_*``) get a Wilson interval for a proportion, other metrics a Student-t one.
+    """
     rows: list[dict[str, Any]] = []
     for metric in replications.columns:
         if metric in ("replication", "scenario"):
             continue
-        mean, sd, low, high, n = mean_ci(replications[metric].to_numpy(dtype=float), confidence)
+        interval = proportion_ci if is_indicator(metric) else mean_ci
+        mean, sd, low, high, n = interval(replications[metric].to_numpy(dtype=float), confidence)
         rows.append(
             {"metric": metric, "mean": mean, "sd": sd, "ci_low": low, "ci_high": high, "n": int(n)}
         )
