@@ -79,6 +79,24 @@ class _Model(BaseModel):
 # --- policies ------------------------------------------------------------------------------------
 
 
+def _locate_policy_problem(registry: Registry[Any], spec: Mapping[str, Any], message: str) -> str:
+    """Start a policy's problem with the key it concerns (``rule``, a parameter), if known.
+
+    ``validate_mapping`` then reports it at ``policies.<kind>.<key>`` rather than at the policy.
+    """
+    name = spec.get("rule", registry.default)
+    if name not in registry.names():
+        return f"rule: {message}"
+    unknown = sorted(set(spec) - {"rule"} - set(registry.parameters(name)))
+    if unknown:
+        return f"{unknown[0]}: {message}"
+    prefix = f"{registry.kind} rule {name!r}: "
+    match = re.match(r"^(\w+): (.*)$", message.removeprefix(prefix))
+    if message.startswith(prefix) and match and match.group(1) in spec:
+        return f"{match.group(1)}: {match.group(2)}"
+    return message
+
+
 def _policy_field(registry: Registry[Any]) -> Any:
     """A field holding ``{rule: name, **params}``, checked against ``registry`` when validated."""
 
@@ -89,7 +107,10 @@ def _policy_field(registry: Registry[Any]) -> Any:
             # rule can blank a parameter it inherited (``colleague: null`` when moving to spread).
             allowed = registry.parameters(name)
             spec = {k: v for k, v in spec.items() if v is not None or k == "rule" or k in allowed}
-        registry.build(spec)
+        try:
+            registry.build(spec)
+        except ValueError as error:
+            raise ValueError(_locate_policy_problem(registry, spec, str(error))) from None
         out = dict(spec)
         out.setdefault("rule", registry.default)
         return out

@@ -191,7 +191,7 @@ CASES = [
         "unknown_rule",
         **one(
             scenario_with(("policies.allocation.rule", "most_experienced")),
-            [("policies.allocation", "known rules: " + ", ".join(KNOWN_ALLOCATION))],
+            [("policies.allocation.rule", "known rules: " + ", ".join(KNOWN_ALLOCATION))],
         ),
         via_process=True,
     ),
@@ -199,14 +199,14 @@ CASES = [
         "unknown_policy_parameter",
         **one(
             scenario_with(("policies.allocation.max_cases", 3)),
-            [("policies.allocation", "unknown parameter 'max_cases'")],
+            [("policies.allocation.max_cases", "unknown parameter 'max_cases'")],
         ),
     ),
     BadInput(
         "policy_parameter_wrong_type",
         **one(
             scenario_with(("policies.on_long_leave", {"rule": "spread", "after_days": "soon"})),
-            [("policies.on_long_leave", "after_days")],
+            [("policies.on_long_leave.after_days", "valid number")],
         ),
     ),
     BadInput(
