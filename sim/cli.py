@@ -61,12 +61,19 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True)
-def validate(files: tuple[str, ...]) -> None:
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a field of every file before checking it, as run does.",
+)
+def validate(files: tuple[str, ...], overrides: tuple[str, ...]) -> None:
     """Check scenario files against the schema; exit 2 if any is invalid."""
     problems: list[str] = []
     for path in files:
         try:
-            load_scenario(path)
+            load_scenario(path, overrides)
         except ScenarioError as error:
             problems.extend(error.problems)
         else:

@@ -342,13 +342,8 @@ def _check_stderr(stderr: str, case: BadInput, folder: Path) -> None:
 def _arguments(case: BadInput, folder: Path, out: Path, command: str) -> list[str]:
     sets = [arg for value in case.overrides for arg in ("--set", value)]
     if command == "validate":
-        # validate takes no overrides: rows that need them are checked through run only.
-        return ["validate", str(folder / SCENARIO)]
+        return ["validate", str(folder / SCENARIO), *sets]
     return ["run", str(folder / SCENARIO), "--out", str(out), "--quiet", *sets]
-
-
-def _commands(case: BadInput) -> list[str]:
-    return ["run"] if case.overrides else ["validate", "run"]
 
 
 def _invoke(args: list[str]) -> Result:
@@ -360,7 +355,7 @@ def test_bad_input_exits_2_with_one_line_per_problem(case: BadInput, tmp_path: P
     """validate and run exit 2, print one located line per problem, and write nothing."""
     folder, outputs = tmp_path / "in", tmp_path / "outputs"
     _write(folder, case.files)
-    for command in _commands(case):
+    for command in ("validate", "run"):
         result = _invoke(_arguments(case, folder, outputs / "result", command))
         assert result.exit_code == 2, (command, result.output)
         assert isinstance(result.exception, SystemExit), result.exception
@@ -377,7 +372,7 @@ def test_bad_input_through_a_real_process(case: BadInput, tmp_path: Path) -> Non
     """``python -m sim`` itself exits 2 with located lines and no traceback."""
     folder, outputs = tmp_path / "in", tmp_path / "outputs"
     _write(folder, case.files)
-    for command in _commands(case):
+    for command in ("validate", "run"):
         args = _arguments(case, folder, outputs / "result", command)
         proc = subprocess.run(
             [sys.executable, "-m", "sim", *args],
