@@ -1,8 +1,8 @@
 """Scenario files: the typed schema, ``extends`` inheritance, dotted overrides, and the hash.
 
-A scenario is YAML, loaded with ``yaml.safe_load`` (no tag can construct a Python object) and
-validated by frozen pydantic models that reject unknown keys. Units are in the field names
-(``horizon_days``, ``effort_hours``, ``rate_per_year``).
+A scenario is YAML, loaded by a ``yaml.SafeLoader`` (no tag can construct a Python object; a key
+given twice in one mapping is an error) and validated by frozen pydantic models that reject
+unknown keys. Units are in the field names (``horizon_days``, ``effort_hours``, ``rate_per_year``).
 
 ``extends: parent.yaml`` (a path relative to the file) merges the parent under the child:
 mappings merge key by key, anything else (lists included) is replaced by the child's value.
@@ -455,6 +455,38 @@ class Scenario(_Model):
 # --- loading -------------------------------------------------------------------------------------
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping.
+
+    Plain YAML keeps the last of two equal keys, so a second ``policies:`` block would silently
+    discard the first.
+    """
+
+
+def _construct_unique_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # "<<: *anchor" keys may be overridden on purpose
+        key = loader.construct_object(key_node)
+        try:
+            duplicate = key in seen
+        except TypeError:  # an unhashable key: SafeLoader reports it below
+            continue
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_unique_mapping,
+)
+
+
 def _read_yaml(path: Path, shown: str) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
@@ -467,7 +499,7 @@ def _read_yaml(path: Path, shown: str) -> dict[str, Any]:
     except UnicodeDecodeError as error:
         raise ScenarioError([f"{shown}: not UTF-8 text (byte {error.start})"]) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader: no Python objects
     except yaml.YAMLError as error:
         where = ""
         mark = getattr(error, "problem_mark", None)

@@ -280,6 +280,10 @@ CASES = [
         problems=[(None, "invalid YAML")],
         reported="parent.yaml",
     ),
+    BadInput(
+        "duplicate_key",
+        **one("name: a\nname: b\nhorizon_days: 10\n", [(None, "duplicate key 'name'")]),
+    ),
     BadInput("empty_file", **one("", [(None, "empty")])),
     BadInput("comments_only", **one("# nothing here\n", [(None, "empty")])),
     BadInput("list_not_mapping", **one("- name: tiny\n- horizon_days: 3\n", [(None, "mapping")])),
