@@ -107,6 +107,16 @@ def _move(team: TeamState, case: Case, target: Detective | None) -> bool:
     return True
 
 
+def _set_plan(team: TeamState, plans: dict[int, tuple[Case, float | None]], case: Case) -> None:
+    """Put ``case`` under an action plan: it goes to the top of its owner's work order."""
+    if case.case_id not in plans:
+        case.priority += 1
+    plans[case.case_id] = (case, case.idle_since)
+    if case.owner is not None:
+        # A detective working a lone case would otherwise run on to its stage's end.
+        team.notify(case.owner)
+
+
 class Supervision:
     """The supervision and wellbeing of one replication: its processes and counters.
 
@@ -269,24 +279,34 @@ class Supervision:
     def _act(self, case: Case, action: str) -> None:
         counting = self.counts.counting(self.env.now)
         if action == "reallocate":
-            if _move(self.team, case, reallocation_target(case, self.team)):
-                self.flagged.pop(case.case_id, None)
-                if counting:
-                    self.counts.review_reallocations += 1
+            if self._reallocate(case) and counting:
+                self.counts.review_reallocations += 1
         elif action == "action_plan":
-            case.priority += 1
-            case.action_deadline = self.env.now + (self.review.every_days or 0.0)
-            self.plans[case.case_id] = (case, case.idle_since)
+            self._plan(case)
             self.flagged.pop(case.case_id, None)
             if counting:
                 self.counts.action_plans += 1
-            if case.owner is not None:
-                # A detective working a lone case would otherwise run on to its stage's end.
-                self.team.notify(case.owner)
         elif action == "escalate":
             self.escalated[case.case_id] = case
             if counting:
                 self.counts.escalations += 1
+
+    def _plan(self, case: Case) -> None:
+        """An action plan for ``case`` with its present owner, checked at the next review."""
+        case.action_deadline = self.env.now + (self.review.every_days or 0.0)
+        _set_plan(self.team, self.plans, case)
+
+    def _reallocate(self, case: Case) -> bool:
+        """Move a neglected case to the least loaded colleague, with an action plan.
+
+        A case moved by a supervisor comes with the instruction to progress it, so it is put
+        under an action plan at its new owner rather than left to rank as an inherited case.
+        """
+        if not _move(self.team, case, reallocation_target(case, self.team)):
+            return False
+        self.flagged.pop(case.case_id, None)
+        self._plan(case)
+        return True
 
     def _check_plans(self) -> None:
         """At a review: discharge action plans that worked, reallocate those that did not."""
@@ -298,19 +318,21 @@ class Supervision:
             deadline = case.action_deadline
             if deadline is not None and now < deadline:
                 continue
-            del self.plans[case_id]
-            case.action_deadline = None
-            case.priority -= 1
             if case.idle_since is None or case.idle_since != marker:
+                # The case was worked: the plan is discharged and the case ranks as usual.
+                del self.plans[case_id]
+                case.action_deadline = None
+                case.priority -= 1
                 if case.owner is not None:
                     self.team.notify(case.owner)
                 continue
             if self.counts.counting(now):
                 self.counts.action_plans_failed += 1
-            if _move(self.team, case, reallocation_target(case, self.team)):
-                self.flagged.pop(case.case_id, None)
-                if self.counts.counting(now):
-                    self.counts.review_reallocations += 1
+            # A plan that failed: the case moves, still under a plan, to a colleague.
+            if self._reallocate(case) and self.counts.counting(now):
+                self.counts.review_reallocations += 1
+            elif case_id in self.plans:
+                case.action_deadline = now + (self.review.every_days or 0.0)
 
     # --- inspector ------------------------------------------------------------------------------
 
@@ -344,24 +366,19 @@ class Supervision:
         """The inspector's direction takes effect unless the case moved or progressed."""
         if case.closed_day is not None or case.owner is not owner or case.idle_since != marker:
             return
-        moved = _move(self.team, case, reallocation_target(case, self.team))
+        moved = self._reallocate(case)
         if moved and self.counts.counting(self.env.now):
             self.counts.inspector_reallocations += 1
 
     # --- wellbeing ------------------------------------------------------------------------------
 
     def hours_in_hand(self, detective: Detective) -> float:
-        """Hours of team work left on ``detective``'s cases, later team stages included."""
-        is_team = self.team.stage_is_team
-        total = 0.0
-        for case in detective.caseload:
-            if not case.parked:
-                total += case.remaining_hours
-            efforts = case.efforts
-            for s in range(case.stage + 1, len(efforts)):
-                if is_team[s]:
-                    total += efforts[s]
-        return total
+        """Hours of work left on the current stages of ``detective``'s workable cases.
+
+        Cases parked at an external unit are left out: their next stage is months away and
+        presses on nobody yet.
+        """
+        return sum(c.remaining_hours for c in detective.caseload if not c.parked)
 
     def update_strain(self, days: float) -> None:
         """Advance every detective's strain over the past ``days`` and apply its effects."""
@@ -431,8 +448,12 @@ class Supervision:
         )[:k]
         for case in movable:
             colleagues = [d for d in self.team.present() if d is not detective]
-            if _move(self.team, case, least_loaded(colleagues)) and counting:
-                self.counts.support_reallocations += 1
+            if _move(self.team, case, least_loaded(colleagues)):
+                # Handed over by the sergeant with the instruction to progress it.
+                _set_plan(self.team, self.plans, case)
+                case.action_deadline = now
+                if counting:
+                    self.counts.support_reallocations += 1
 
 
 def holds_workload_reviews(supervision: Supervision) -> Process:
