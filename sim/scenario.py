@@ -517,8 +517,16 @@ def _read_yaml(path: Path, shown: str) -> dict[str, Any]:
 def _merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in child.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merge(out[key], value)
+        parent = out.get(key)
+        if (
+            isinstance(value, Mapping)
+            and isinstance(parent, Mapping)
+            # A policy whose rule changes starts afresh: the parent rule's parameters need not
+            # exist for the child's rule.
+            and ("rule" not in value or value.get("rule") == parent.get("rule"))
+            and ("dist" not in value or value.get("dist") == parent.get("dist"))
+        ):
+            out[key] = _merge(parent, value)
         else:
             out[key] = value
     return out
