@@ -90,9 +90,8 @@ policies:
     assert scenario.cases.arrivals.rate_per_year == 120
     assert scenario.cases.arrivals.growth_per_year == 0.1
     assert [s.name for s in scenario.cases.stages] == ["only"]  # the list is replaced
-    # A policy mapping merges too: the parent's parameter survives a change of rule, so the
-    # child must name a rule whose parameters fit (oldest_first has inherited_penalty_days).
-    assert scenario.policies.work_order == {"rule": "oldest_first", "inherited_penalty_days": 3}
+    # A policy whose rule changes starts afresh: the parent rule's parameters are not carried over.
+    assert scenario.policies.work_order == {"rule": "oldest_first"}
 
 
 def test_extends_chain_of_three(tmp_path: Path) -> None:
