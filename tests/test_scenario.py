@@ -104,6 +104,18 @@ def test_extends_chain_of_three(tmp_path: Path) -> None:
     assert scenario.replications == 3
 
 
+def test_extends_merges_a_policy_that_keeps_its_rule(tmp_path: Path) -> None:
+    """A child changing one parameter of the parent's policy keeps the parent's rule."""
+    parent = dict(PARENT) if isinstance(PARENT, dict) else yaml.safe_load(PARENT)
+    parent["policies"] = {"on_long_leave": {"rule": "spread", "after_days": 56}}
+    _write(tmp_path / "a.yaml", parent)
+    child = _write(
+        tmp_path / "b.yaml",
+        "extends: a.yaml\nname: b\npolicies: {on_long_leave: {after_days: 14}}\n",
+    )
+    assert load_scenario(child).policies.on_long_leave == {"rule": "spread", "after_days": 14}
+
+
 # --- overrides -------------------------------------------------------------------------------
 
 
