@@ -162,6 +162,9 @@ class Supervision:
         # Action plans in force: case id -> (case, the case's idle_since when the plan was set).
         self.plans: dict[int, tuple[Case, float | None]] = {}
         self.support_until: dict[int, float] = {}
+        # Cases handed over on a wellbeing detection, under priority until worked; kept apart
+        # from the reviews' plans so that reviews that never act change nothing.
+        self.handovers: dict[int, tuple[Case, float | None]] = {}
         self._next_detective = 0
         boosts = [b.act_probability_boost for b in (inspector, hr) if b is not None]
         factor = 1.0
@@ -386,6 +389,12 @@ class Supervision:
         assert policy is not None
         now = self.env.now
         counts = self.counts
+        for case_id, (case, marker) in list(self.handovers.items()):
+            if case.closed_day is not None or case.idle_since != marker:
+                del self.handovers[case_id]
+                case.priority -= 1
+                if case.owner is not None and case.closed_day is None:
+                    self.team.notify(case.owner)
         total = 0.0
         for d in self.team.detectives:
             supported = self.support_until.get(d.index, -1.0) > now
@@ -449,9 +458,8 @@ class Supervision:
         for case in movable:
             colleagues = [d for d in self.team.present() if d is not detective]
             if _move(self.team, case, least_loaded(colleagues)):
-                # Handed over by the sergeant with the instruction to progress it.
-                _set_plan(self.team, self.plans, case)
-                case.action_deadline = now
+                # Handed over with the instruction to progress it: priority until it is worked.
+                _set_plan(self.team, self.handovers, case)
                 if counting:
                     self.counts.support_reallocations += 1
 
