@@ -28,7 +28,11 @@ Days = Annotated[float, Field(ge=0)]
 class ReallocationPolicy(Protocol):
     """Decides where an absent detective's cases go."""
 
-    after_days: float
+    # A read-only member, so that frozen dataclasses (every built-in rule) satisfy the protocol.
+    @property
+    def after_days(self) -> float:
+        """Days of absence after which the cases are reassigned."""
+        ...
 
     def reassign(
         self, cases: Sequence[Case], absent: Detective, team: TeamView, rng: Generator
