@@ -39,6 +39,7 @@ from benchmarks.baselines import BaselineResult, bare_simpy_mmc, ciw_mmc
 from sim.model import run_replication
 from sim.results import package_versions
 from sim.scenario import Scenario, validate_mapping
+from sim.statistics import mean_ci
 from sim.theory import mmc_mean_wait
 
 __all__ = ["mmc_scenario", "polit_sim_mmc", "run_rounds"]
@@ -208,19 +209,23 @@ def summarise(
         gc_paused: whether the runs paused the garbage collector (recorded, not used).
 
     Returns:
-        Per implementation: customers per second, mean wait (days) and customers per round; the
+        Per implementation: customers per second, mean wait (days) with a 95% interval over the
+        rounds (each round one independent run), and customers per round; the
         ratios polit-sim/Ciw and polit-sim/SimPy per round with median and min–max; Erlang C.
     """
     per: dict[str, Any] = {}
     for name in RUNNERS:
         rates = [r[name].customers / r[name].seconds for r in rounds]
+        waits = [r[name].mean_wait for r in rounds]
+        _mean, _sd, low, high, _n = mean_ci(waits)
         per[name] = {
             "customers_per_second": _spread(rates),
             "customers_per_second_rounds": rates,
             "seconds_rounds": [r[name].seconds for r in rounds],
             "customers_rounds": [r[name].customers for r in rounds],
-            "mean_wait_days": statistics.fmean(r[name].mean_wait for r in rounds),
-            "mean_wait_days_rounds": [r[name].mean_wait for r in rounds],
+            "mean_wait_days": statistics.fmean(waits),
+            "mean_wait_days_ci95": [low, high],
+            "mean_wait_days_rounds": waits,
         }
     ratios: dict[str, Any] = {}
     for other in ("ciw", "simpy"):
@@ -280,13 +285,18 @@ def main(
         f"ρ={ARRIVAL_RATE / SERVERS / SERVICE_RATE:g}, horizon {horizon_days:g} days, "
         f"{rounds} rounds" + (", garbage collector paused around every run" if gc_paused else "")
     )
-    click.echo(f"{'':10} {'customers/s median (min–max)':>32} {'customers':>10} {'mean wait':>10}")
+    click.echo(
+        f"{'':10} {'customers/s median (min–max)':>32} {'customers':>10} "
+        f"{'mean wait, days (95% CI)':>26}"
+    )
     for name, row in summary["implementations"].items():
         cps = row["customers_per_second"]
         span = f"{cps['median']:,.0f} ({cps['min']:,.0f}–{cps['max']:,.0f})"
         customers = statistics.median(row["customers_rounds"])
-        click.echo(f"{name:10} {span:>32} {customers:>10,.0f} {row['mean_wait_days']:>10.4f}")
-    click.echo(f"{'Erlang C':10} {'':>32} {'':>10} {summary['erlang_c_mean_wait_days']:>10.4f}")
+        low, high = row["mean_wait_days_ci95"]
+        wait = f"{row['mean_wait_days']:.4f} ({low:.4f}–{high:.4f})"
+        click.echo(f"{name:10} {span:>32} {customers:>10,.0f} {wait:>26}")
+    click.echo(f"{'Erlang C':10} {'':>32} {'':>10} {summary['erlang_c_mean_wait_days']:>26.4f}")
     for name, ratio in summary["ratios"].items():
         target = summary["targets"][name]
         verdict = "meets" if ratio["median"] >= target else "misses"
