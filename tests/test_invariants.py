@@ -1,0 +1,252 @@
+"""Invariants of the engine, checked with Hypothesis over small random scenarios.
+
+Each example is a short, busy replication: a few detectives with random FTE, leave at rates far
+above real life so that absences overlap work, reallocation and one another, random allocation,
+work-order and reallocation rules, and one to three stages of which some may be external. The
+checks read the replication's timeline (``run_replication(..., trace=True)``), not its outputs,
+so they do not share the bookkeeping they check.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim.model import ReplicationRecords, run_replication
+from sim.scenario import Scenario, validate_mapping
+
+pytestmark = pytest.mark.validation
+
+EPS = 1e-7
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+MOVING_RULES = ("single_colleague", "spread", "sergeant_pool")
+
+
+@st.composite
+def stages(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """One to three stages; any may be external, but at least one needs detectives."""
+    n = draw(st.integers(1, 3))
+    external = [draw(st.booleans()) for _ in range(n)]
+    if all(external):
+        external[draw(st.integers(0, n - 1))] = False
+    out: list[dict[str, Any]] = []
+    for i, is_external in enumerate(external):
+        if is_external:
+            capacity = draw(st.one_of(st.none(), st.integers(1, 2)))
+            days = {"dist": "exponential", "mean": draw(st.floats(1.0, 20.0))}
+            out.append({"name": f"s{i}", "external": {"days": days, "capacity": capacity}})
+        else:
+            effort = draw(
+                st.sampled_from(
+                    [
+                        {"dist": "exponential", "mean": 6.0},
+                        {"dist": "lognormal", "mean": 10.0, "sd": 8.0},
+                        {"dist": "fixed", "value": 7.4},
+                        {"dist": "uniform", "low": 1.0, "high": 20.0},
+                    ]
+                )
+            )
+            out.append({"name": f"s{i}", "effort_hours": effort})
+    return out
+
+
+@st.composite
+def scenarios(draw: st.DrawFn, *, fixed_owner: bool = True) -> Scenario:
+    """A small, busy scenario with heavy leave and random policies."""
+    n_groups = draw(st.integers(1, 3))
+    groups: list[dict[str, Any]] = [
+        {
+            "name": f"g{i}",
+            "count": draw(st.integers(1, 2)),
+            "fte": draw(st.sampled_from([0.3, 0.5, 0.8, 1.0])),
+        }
+        for i in range(n_groups)
+    ]
+    names = [
+        g["name"] if g["count"] == 1 else f"{g['name']}_{k + 1}"
+        for g in groups
+        for k in range(g["count"])
+    ]
+    rules = ["least_loaded_fte", "round_robin", "team_queue"] + (
+        ["fixed_owner"] if fixed_owner else []
+    )
+    rule = draw(st.sampled_from(rules))
+    allocation: dict[str, Any] = {"rule": rule}
+    if rule == "team_queue":
+        allocation["max_cases_per_detective"] = draw(st.integers(1, 5))
+    elif rule == "fixed_owner":
+        allocation["owner"] = draw(st.sampled_from(names))
+    on_leave: dict[str, Any] = {
+        "rule": draw(st.sampled_from(["keep", *MOVING_RULES])),
+        "after_days": draw(st.sampled_from([0.0, 2.0, 7.5, 28.0])),
+    }
+    if on_leave["rule"] == "single_colleague" and draw(st.booleans()):
+        on_leave["colleague"] = draw(st.sampled_from(names))
+    horizon = draw(st.sampled_from([120.0, 250.0]))
+    data = {
+        "name": "prop",
+        "horizon_days": horizon,
+        "warmup_days": 0.0,
+        "seed": draw(st.integers(0, 2**31)),
+        "team": {
+            "hours_per_week": 37,
+            "block_hours": draw(st.sampled_from([None, 2.0, 7.4])),
+            "detectives": groups,
+            "sergeants": 1,
+        },
+        "cases": {
+            "arrivals": {"rate_per_year": draw(st.sampled_from([50.0, 200.0, 500.0]))},
+            "grades": {
+                "very_high": {"share": 0.1, "target_days": 1},
+                "high": {"share": 0.3, "target_days": 7},
+                "low": {"share": 0.6, "target_days": 30},
+            },
+            "stages": draw(stages()),
+        },
+        "leave": {
+            "annual_days": draw(st.sampled_from([0.0, 27.0, 60.0])),
+            "annual_blocks": draw(st.integers(1, 6)),
+            "short_sickness": {
+                "episodes_per_year": draw(st.sampled_from([0.0, 6.0, 15.0])),
+                "days": {"dist": "exponential", "mean": 4.0},
+            },
+            "long_leave": {
+                "episodes_per_year": draw(st.sampled_from([1.0, 4.0])),
+                "days": {"dist": "lognormal", "mean": 40.0, "sd": 30.0},
+            },
+        },
+        "policies": {
+            "allocation": allocation,
+            "work_order": {
+                "rule": draw(st.sampled_from(["grade_then_oldest", "oldest_first"])),
+                "inherited_penalty_days": draw(st.sampled_from([0.0, 10.0])),
+            },
+            "on_long_leave": on_leave,
+        },
+    }
+    return validate_mapping(data, "prop")
+
+
+def absences(rec: ReplicationRecords, horizon: float) -> dict[str, list[tuple[float, float]]]:
+    """Each detective's absence intervals (start, end) from the trace; open ones end at horizon."""
+    assert rec.trace is not None
+    out: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    since: dict[str, float] = {}
+    for event in rec.trace:
+        if event[0] == "absent":
+            assert event[2] not in since, f"{event[2]} absent twice without returning"
+            since[event[2]] = event[1]
+        elif event[0] == "present":
+            out[event[2]].append((since.pop(event[2]), event[1]))
+    for name, start in since.items():
+        out[name].append((start, horizon))
+    return out
+
+
+def present_at(spells: dict[str, list[tuple[float, float]]], name: str, day: float) -> bool:
+    """Whether ``name`` is at work at ``day`` (absences are half-open [start, end))."""
+    return not any(start <= day < end for start, end in spells.get(name, []))
+
+
+@given(scenarios())
+@SETTINGS
+def test_every_arrived_case_is_open_or_closed(scenario: Scenario) -> None:
+    """Every referral is closed exactly once or is still held by a detective or a queue."""
+    rec = run_replication(scenario, 0, trace=True)
+    assert rec.trace is not None
+    referrals = rec.extra["referrals"]
+    closed = [e[2] for e in rec.trace if e[0] == "close"]
+    assert len(closed) == len(set(closed)), "a case closed twice"
+    held = sum(rec.detectives["open_cases_at_horizon"]) + rec.extra["queue_at_horizon"]
+    assert len(closed) + held == referrals
+    # no warm-up: the case table lists every referral, and its closures are the traced ones
+    assert len(rec.cases["case_id"]) == referrals
+    closed_in_table = rec.cases["case_id"][~np.isnan(rec.cases["closed_day"])]
+    assert sorted(closed_in_table.tolist()) == sorted(closed)
+
+
+@given(scenarios())
+@SETTINGS
+def test_no_detective_works_while_absent_or_beyond_their_hours(scenario: Scenario) -> None:
+    """Work segments avoid absences, never overlap per detective, and use at most the rate."""
+    rec = run_replication(scenario, 0, trace=True)
+    assert rec.trace is not None
+    hours_per_day = {
+        name: fte * scenario.team.hours_per_week / 7.0
+        for name, fte in zip(rec.detectives["detective"], rec.detectives["fte"], strict=True)
+    }
+    spells = absences(rec, scenario.horizon_days)
+    work: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+    for event in rec.trace:
+        if event[0] == "work":
+            _, start, end, name, _case, hours = event
+            assert end >= start
+            assert hours <= (end - start) * hours_per_day[name] + EPS
+            work[name].append((start, end, hours))
+    for name, segments in work.items():
+        segments.sort()
+        for (_s0, e0, _h0), (s1, _e1, _h1) in itertools.pairwise(segments):
+            assert s1 >= e0 - EPS, f"{name} works two blocks at once"
+        for start, end, _hours in segments:
+            for a0, a1 in spells.get(name, []):
+                overlap = min(end, a1) - max(start, a0)
+                assert overlap <= EPS, f"{name} works {start}-{end} while absent {a0}-{a1}"
+    total = sum(h for segs in work.values() for _s, _e, h in segs)
+    assert total <= sum(rec.detectives["hours_worked"]) + EPS
+
+
+@given(scenarios(fixed_owner=False))
+@SETTINGS
+def test_cases_leave_an_absent_detective_after_after_days(scenario: Scenario) -> None:
+    """Nobody absent is given a case; moving rules empty an absent caseload at after_days."""
+    rec = run_replication(scenario, 0, trace=True)
+    assert rec.trace is not None
+    spells = absences(rec, scenario.horizon_days)
+    names = list(rec.detectives["detective"])
+    spec: dict[str, Any] = dict(scenario.policies.on_long_leave)
+    rule = spec["rule"]
+    after = float(spec.get("after_days", 28.0))
+    owner: dict[int, str | None] = {}
+    # (deadline, detective, absence end): checked once every event up to the deadline is applied
+    deadlines = sorted(
+        (start + after, name, end)
+        for name, intervals in spells.items()
+        for start, end in intervals
+        if end > start + after + EPS and start + after < scenario.horizon_days
+    )
+
+    def check(deadline: float, name: str) -> None:
+        colleagues = [d for d in names if d != name and present_at(spells, d, deadline)]
+        if rule == "keep" or (rule in ("single_colleague", "spread") and not colleagues):
+            return
+        kept = [case for case, who in owner.items() if who == name]
+        assert not kept, f"{name} still owns {kept} at {deadline} ({rule})"
+
+    away: set[str] = set()  # replayed in trace order, which settles events on the same day
+    for event in rec.trace:
+        while deadlines and event[1] > deadlines[0][0] + EPS:
+            deadline, name, _end = deadlines.pop(0)
+            check(deadline, name)
+        if event[0] == "absent":
+            away.add(event[2])
+        elif event[0] == "present":
+            away.discard(event[2])
+        elif event[0] == "own":
+            _, day, case, who, _moved = event
+            assert who not in away, f"case {case} given to absent {who} at {day}"
+            owner[case] = who
+        elif event[0] == "close":
+            owner.pop(event[2], None)
+    for deadline, name, _end in deadlines:
+        check(deadline, name)
