@@ -20,10 +20,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from pydantic import TypeAdapter
 
 from sim.distributions import Distribution
+from sim.experiment import simulate
 from sim.model import run_replication
 from sim.scenario import Scenario, load_scenario, validate_mapping
 from sim.statistics import mean_ci
@@ -73,14 +75,10 @@ def queue_scenario(
     )
 
 
-def per_replication(scenario: Scenario, replications: int) -> list[dict[str, np.ndarray]]:
-    """The case columns of each replication, plus ``wait_days``."""
-    out = []
-    for r in range(replications):
-        cases = dict(run_replication(scenario, r).cases)
-        cases["wait_days"] = cases["first_work_day"] - cases["arrival_day"]
-        out.append(cases)
-    return out
+def per_replication(scenario: Scenario, replications: int) -> list[pd.DataFrame]:
+    """The public per-case table (``simulate(...).cases``), split by replication."""
+    cases = simulate(scenario, replications).cases
+    return [frame for _r, frame in cases.groupby("replication", sort=True)]
 
 
 def assert_inside(values: list[float], theory: float, what: str) -> None:
@@ -114,8 +112,11 @@ def test_mmc_mean_wait_and_delay_probability_agree_with_erlang_c(
         warmup_days=100 * effort_mean,
     )
     runs = per_replication(scenario, 12)
-    waits = [float(np.nanmean(c["wait_days"])) for c in runs]
-    delayed = [float(np.mean(c["wait_days"] > 0)) for c in runs]
+    waits = [float(c["wait_days"].mean()) for c in runs]
+    delayed = [float((c["wait_days"] > 0).mean()) for c in runs]
+    # one uninterrupted service per case: the only neglect is the wait in the queue
+    worked = pd.concat(runs).dropna(subset=["wait_days"])
+    np.testing.assert_allclose(worked["longest_neglect_days"], worked["wait_days"], atol=1e-9)
     assert_inside(waits, mmc_mean_wait(arrival_rate, service_rate, servers), "mean wait")
     assert_inside(delayed, erlang_c(arrival_rate, service_rate, servers), "P(wait > 0)")
 
@@ -132,8 +133,8 @@ def test_part_time_team_agrees_with_halved_service_rate() -> None:
         warmup_days=300,
     )
     runs = per_replication(scenario, 12)
-    waits = [float(np.nanmean(c["wait_days"])) for c in runs]
-    service = [float(np.nanmean(c["closed_day"] - c["first_work_day"])) for c in runs]
+    waits = [float(c["wait_days"].mean()) for c in runs]
+    service = [float((c["closed_day"] - c["first_work_day"]).mean()) for c in runs]
     assert_inside(service, 2.0 * effort_mean, "mean service time")
     assert_inside(waits, mmc_mean_wait(arrival_rate, 0.5 / effort_mean, servers), "mean wait")
 
@@ -155,7 +156,7 @@ def test_one_detective_agrees_with_pollaczek_khinchine(effort: dict[str, Any]) -
         arrival_rate, effort, 1, horizon_days=15_000 / arrival_rate, warmup_days=200
     )
     runs = per_replication(scenario, 12)
-    waits = [float(np.nanmean(c["wait_days"])) for c in runs]
+    waits = [float(c["wait_days"].mean()) for c in runs]
     theory = mg1_mean_wait(arrival_rate, dist.mean, dist.second_moment)
     assert_inside(waits, theory, f"M/G/1 mean wait ({effort['dist']})")
 
@@ -186,8 +187,8 @@ def test_grade_then_oldest_agrees_with_non_preemptive_priority_per_grade() -> No
         [d.second_moment for d in dists],
     )
     runs = per_replication(scenario, 12)
-    for grade, (name, expected) in enumerate(zip(GRADES, theory, strict=True)):
-        waits = [float(np.nanmean(c["wait_days"][c["grade"] == grade])) for c in runs]
+    for name, expected in zip(GRADES, theory, strict=True):
+        waits = [float(c.loc[c["grade"] == name, "wait_days"].mean()) for c in runs]
         assert_inside(waits, expected, f"{name} mean wait")
 
 
