@@ -407,7 +407,12 @@ class Supervision:
                 overload = exposure = 0.0
             before = d.strain
             d.strain = policy.step(before, overload, exposure, supported, days)
+            productivity = d.productivity
             d.productivity, d.sickness_multiplier = policy.effects(d.strain)
+            if d.productivity != productivity:
+                # A lone case is worked to the end of its stage in one event; the new rate must
+                # take effect at the next block boundary, as it would block by block.
+                self.team.reconsider(d)
             if counts.counting(now - days):
                 # Trapezoid over the step: strain moves smoothly between updates.
                 total += 0.5 * (before + d.strain)

@@ -263,8 +263,8 @@ def test_unlimited_sergeant_time_leaves_no_flagged_case_unreviewed() -> None:
 REPS = 30
 
 
-def _metrics(scenario: Scenario, *names: str) -> list[np.ndarray]:
-    rows = [replication_metrics(run_replication(scenario, r), scenario) for r in range(REPS)]
+def _metrics(scenario: Scenario, *names: str, reps: int = REPS) -> list[np.ndarray]:
+    rows = [replication_metrics(run_replication(scenario, r), scenario) for r in range(reps)]
     return [np.array([row[name] for row in rows]) for name in names]
 
 
@@ -313,5 +313,7 @@ def test_spreading_an_absent_colleagues_cases_beats_one_part_timer() -> None:
     one = load_scenario(AS_WAS)
     spread = load_scenario(SCENARIOS / "reform_spread_on_leave.yaml")
     names = ("max_neglect_days", "mean_neglect_days")
-    for a, b in zip(_metrics(spread, *names), _metrics(one, *names), strict=True):
+    # The worst case varies a lot between replications: 60 pairs give the comparison its power.
+    pairs = zip(_metrics(spread, *names, reps=60), _metrics(one, *names, reps=60), strict=True)
+    for a, b in pairs:
         assert _upper(a - b) < 0
