@@ -232,3 +232,34 @@ def test_littles_law_on_baseline() -> None:
     print(f"Little: L − λW = {mean:.3g}, CI [{low:.3g}, {high:.3g}], theory 0, L = {backlog:.4g}")
     assert low <= 0.0 <= high, f"L − λW = {mean:.3g}, CI [{low:.3g}, {high:.3g}] excludes 0"
     assert high - low < 0.05 * backlog, f"CI [{low:.3g}, {high:.3g}] too wide against L={backlog}"
+
+
+SLOW_MMC_CASES = [
+    pytest.param(0.85, 1.0, 1, id="mm1-rho0.85"),
+    pytest.param(8.5, 1.0, 10, id="mm10-rho0.85"),
+    pytest.param(1.5, 2.0, 4, id="mm4-rho0.75"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("arrival_rate", "effort_mean", "servers"), SLOW_MMC_CASES)
+def test_mmc_agrees_with_erlang_c_at_high_load_precisely(
+    arrival_rate: float, effort_mean: float, servers: int
+) -> None:
+    """At ρ up to 0.85, 30 long replications pin the mean wait and P(wait > 0) to Erlang C."""
+    service_rate = 1.0 / effort_mean
+    rho = arrival_rate / (servers * service_rate)
+    # relaxation time of the queue length ~ 1 / (μ (1 − √ρ)²) for M/M/1, shorter for c > 1
+    relaxation = effort_mean / (1.0 - rho**0.5) ** 2
+    scenario = queue_scenario(
+        arrival_rate,
+        {"dist": "exponential", "mean": effort_mean},
+        servers,
+        horizon_days=60_000 / arrival_rate + 20 * relaxation,
+        warmup_days=20 * relaxation,
+    )
+    runs = per_replication(scenario, 30)
+    waits = [float(c["wait_days"].mean()) for c in runs]
+    delayed = [float((c["wait_days"] > 0).mean()) for c in runs]
+    assert_inside(waits, mmc_mean_wait(arrival_rate, service_rate, servers), "mean wait")
+    assert_inside(delayed, erlang_c(arrival_rate, service_rate, servers), "P(wait > 0)")
