@@ -341,3 +341,35 @@ def test_inherited_penalty_days_ranks_an_inherited_case_later(
     assert_timeline(b_work[:1], [("work", 1.0, 3.0, "b", 1, 2.0)])
     assert b_work[1][4] == first_after_move
     assert b_work[1][1] == pytest.approx(3.0)
+
+
+def test_gap_and_neglect_count_external_waits_differently() -> None:
+    """Time parked at an external unit is a gap in progress but not neglect by the team."""
+    referrals = [
+        Referral(0.0, [2.0, 0.0, 1.0], [0.0, 4.0, 0.0]),
+        Referral(0.5, [3.0, 0.0, 1.0], [0.0, 10.0, 0.0]),
+    ]
+    team, _trace = run_team(referrals, stage_is_team=(True, False, True), block_hours=1.0)
+    first, second = team.cases
+    # first: worked 0-2, at the unit 2-6, worked 6-7; second: waits 0.5-2, at the unit 5-15
+    assert (first.longest_gap_days, first.longest_neglect_days) == (4.0, 0.0)
+    assert (second.longest_gap_days, second.longest_neglect_days) == (10.0, 1.5)
+    assert (first.closed_day, second.closed_day) == (7.0, 16.0)
+    assert (first.first_work_day, second.first_work_day) == (0.0, 2.0)
+
+
+def test_leave_counts_as_neglect_and_reallocation_as_an_owner_change() -> None:
+    """A case frozen with an absent owner is neglected; moving it counts one owner change."""
+    referrals = [Referral(0.0, [5.0])]
+    team, _trace = run_team(
+        referrals,
+        [("a", 1.0), ("b", 1.0)],
+        allocation=FixedOwner(owner="a"),
+        reallocation=SingleColleague(after_days=3.0, colleague="b"),
+        leave=[("a", 2.0, 30.0)],
+    )
+    (case,) = team.cases
+    # worked by a 0-2, frozen 2-5, inherited by b at 5 and finished 5-8
+    assert case.longest_neglect_days == pytest.approx(3.0)
+    assert (case.owner_changes, case.inherited) == (1, True)
+    assert case.closed_day == pytest.approx(8.0)
