@@ -206,6 +206,8 @@ def test_no_detective_works_while_absent_or_beyond_their_hours(scenario: Scenari
     assert total <= sum(rec.detectives["hours_worked"]) + EPS
 
 
+# fixed_owner is left out: it gives every referral to its named detective, present or not, and
+# so hands sergeant_pool's released cases straight back to an absent owner.
 @given(scenarios(fixed_owner=False))
 @SETTINGS
 def test_cases_leave_an_absent_detective_after_after_days(scenario: Scenario) -> None:
