@@ -13,7 +13,8 @@ configuration runs under ``tracemalloc`` (untimed, as tracing slows the run) for
 memory Python allocates during the run. The per-case table is the DataFrame of
 :func:`sim.statistics.cases_frame` (its deep memory use).
 
-The wall time is fitted as ``a + b·referrals`` by least squares, with R² and residuals.
+The wall time is fitted as ``a + b·referrals`` by least squares, with R² and residuals, over
+every configuration and, to isolate the horizon, at each demand (one team size) separately.
 
 Run from the repository root::
 
@@ -229,6 +230,14 @@ def run(runs: int, seed: int, fixed_team: bool, json_path: Path | None) -> None:
             }
         )
     fit = fit_linear([r["referrals"] for r in rows], [r["seconds_median"] for r in rows])
+    # At one demand the team is the same, so these fits isolate the horizon's effect.
+    fits_by_demand = {
+        demand: fit_linear(
+            [r["referrals"] for r in rows if r["demand"] == demand],
+            [r["seconds_median"] for r in rows if r["demand"] == demand],
+        )
+        for demand in DEMANDS
+    }
     for row, residual in zip(rows, fit["relative_residuals"], strict=True):
         row["relative_residual"] = residual
 
@@ -252,6 +261,11 @@ def run(runs: int, seed: int, fixed_team: bool, json_path: Path | None) -> None:
         f"fit: time = {fit['intercept_seconds']:.3f} s + "
         f"{1e6 * fit['seconds_per_referral']:.1f} µs × referrals, R² = {fit['r_squared']:.4f}"
     )
+    for demand, by in fits_by_demand.items():
+        click.echo(
+            f"  demand ×{demand} only (5, 10, 20 years): time = {by['intercept_seconds']:.3f} s + "
+            f"{1e6 * by['seconds_per_referral']:.1f} µs × referrals, R² = {by['r_squared']:.4f}"
+        )
     click.echo(f"resident set after imports: {_mib(rows[0]['rss_before_bytes']):.0f} MiB")
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
@@ -268,6 +282,7 @@ def run(runs: int, seed: int, fixed_team: bool, json_path: Path | None) -> None:
             "fixed_team": fixed_team,
             "rows": rows,
             "fit": fit,
+            "fits_by_demand": {str(d): f for d, f in fits_by_demand.items()},
         }
         json_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         click.echo(f"wrote {json_path}")
