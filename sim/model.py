@@ -146,6 +146,21 @@ def run_replication(
         seed: the root seed (default: the scenario's).
         trace: also record a timeline of work, leave and ownership (slower; for figures).
     """
+    # A replication allocates many objects (cases, their per-stage lists, events) and creates few
+    # reference cycles that outlive it; the cyclic garbage collector's passes over them cost
+    # about half of the run time, so it is paused for the whole replication.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _run_replication(scenario, replication, seed, trace)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _run_replication(
+    scenario: Scenario, replication: int, seed: int | None, trace: bool
+) -> ReplicationRecords:
     for module in scenario.plugins:
         importlib.import_module(module)
     root_seed = scenario.seed if seed is None else seed
@@ -207,18 +222,10 @@ def run_replication(
 
     warmup = scenario.warmup_days
     snapshot: dict[int, tuple[float, float]] = {}
-    # The run allocates many short-lived objects and few reference cycles; the cyclic garbage
-    # collector's passes cost about a fifth of the run time, so it is paused during the run.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        if warmup > 0:
-            env.run(until=warmup)
-            snapshot = {d.index: (d.hours_worked, _days_absent(d, warmup)) for d in detectives}
-        env.run(until=scenario.horizon_days)
-    finally:
-        if collecting:
-            gc.enable()
+    if warmup > 0:
+        env.run(until=warmup)
+        snapshot = {d.index: (d.hours_worked, _days_absent(d, warmup)) for d in detectives}
+    env.run(until=scenario.horizon_days)
     records = _records(scenario, replication, team.cases, detectives, snapshot, team)
     records.extra["metrics"] = supervision.metrics()
     return records
