@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.sweep_cli import sweep, sweep_report
 
 __all__ = ["cli", "main"]
 
@@ -151,6 +152,10 @@ def run(
     for metric in ("any_neglect_over_365", "share_neglect_over_365", "utilisation", "mean_backlog"):
         row = summary.loc[metric]
         click.echo(f"  {metric:24s} {row['mean']:.4g}  [{row['ci_low']:.4g}, {row['ci_high']:.4g}]")
+
+
+cli.add_command(sweep)
+cli.add_command(sweep_report)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

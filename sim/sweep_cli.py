@@ -1,0 +1,191 @@
+"""The ``sweep`` and ``sweep-report`` commands (registered on :data:`sim.cli.cli`).
+
+Exit status as for every command: 0 every run stored; 1 the sweep finished but some runs failed
+(each is listed); 2 bad input (one line per problem, nothing written).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["sweep", "sweep_report"]
+
+
+class SweepProgress:
+    """A tqdm bar on standard error with done / failed counts and an ETA."""
+
+    def __init__(self, total: int, initial: int, enabled: bool) -> None:
+        self.done = 0
+        self.failed = 0
+        self._bar: Any = None
+        if enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=total, initial=initial, desc="sweep", unit="run", file=sys.stderr
+            )
+
+    def update(self, ok: bool) -> None:
+        """Count one finished run."""
+        if ok:
+            self.done += 1
+        else:
+            self.failed += 1
+        if self._bar is not None:
+            self._bar.set_postfix(done=self.done, failed=self.failed, refresh=False)
+            self._bar.update(1)
+
+    def close(self) -> None:
+        """Close the bar."""
+        if self._bar is not None:
+            self._bar.close()
+
+
+@click.command()
+@click.argument("file")
+@click.option("--grid", multiple=True, metavar="KEY=V1,V2,...", help="A full-factorial axis.")
+@click.option("--lhs", type=int, metavar="N", help="Latin hypercube of N points over --range.")
+@click.option("--sobol", type=int, metavar="N", help="Saltelli/Sobol design, N a power of 2.")
+@click.option("--range", "ranges", multiple=True, metavar="KEY=LO:HI", help="A sampled axis.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Fix a field.")
+@click.option("--replications", "-r", type=click.IntRange(min=1), help="Per design point.")
+@click.option("--seed", type=click.IntRange(min=0), help="Root seed (shared by all points).")
+@click.option(
+    "--executor",
+    type=click.Choice(["serial", "processes", "dask"]),
+    default="processes",
+    show_default=True,
+)
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler (executor dask).")
+@click.option("--out", type=click.Path(file_okay=False), help="Sweep folder.")
+@click.option("--resume", is_flag=True, help="Keep the runs already stored in --out.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def sweep(
+    file: str,
+    grid: tuple[str, ...],
+    lhs: int | None,
+    sobol: int | None,
+    ranges: tuple[str, ...],
+    overrides: tuple[str, ...],
+    replications: int | None,
+    seed: int | None,
+    executor: str,
+    workers: int,
+    scheduler: str | None,
+    out: str | None,
+    resume: bool,
+    quiet: bool,
+) -> None:
+    """Run a scenario over a design of parameter values; store one row per run in --out."""
+    from sim.cli import fail_input, load_or_exit
+    from sim.executors import Done, ExecutorError, run_sweep
+    from sim.results import package_versions
+    from sim.scenario import ScenarioError, scenario_dump, scenario_hash
+    from sim.store import SweepStore
+    from sim.sweep import build_design, resolve_points, runs_of
+
+    base = load_or_exit(file, overrides)
+    root_seed = base.seed if seed is None else seed
+    n_reps = replications or base.replications
+    try:
+        design = build_design(base, grid=grid, ranges=ranges, lhs=lhs, sobol=sobol)
+        scenarios = resolve_points(base, design, file)
+    except ScenarioError as error:
+        fail_input(error.problems)
+    if executor == "dask" and not scheduler:
+        fail_input(["--executor dask needs --scheduler tcp://HOST:PORT"])
+    folder = Path(out) if out else Path("results") / "sweeps" / base.name
+    store = SweepStore(folder)
+    info: dict[str, Any] = {
+        "name": base.name,
+        "file": file,
+        "seed": root_seed,
+        "replications": n_reps,
+        "base_hash": scenario_hash(base, runs=False),
+        "design": design.as_dict(),
+        "base_scenario": scenario_dump(base),
+        "command": ["polit-sim", *sys.argv[1:]],
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": package_versions(),
+    }
+    if (folder / "sweep.json").exists():
+        if not resume:
+            fail_input([f"{folder}: holds a sweep already; add --resume or choose another --out"])
+        old = store.sweep_info()
+        same = all(old.get(k) == info[k] for k in ("seed", "base_hash"))
+        if not same or old.get("design", {}).get("points") != info["design"]["points"]:
+            fail_input([f"{folder}: holds a different sweep (design, scenario or seed differ)"])
+        info["created_utc"] = old.get("created_utc", info["created_utc"])
+        info["replications"] = max(n_reps, int(old.get("replications", 0)))
+    runs = runs_of(design, scenarios, n_reps, root_seed)
+    store.write_info(info)
+    store.open()
+    stored = store.stored_ids() if resume else set()
+    todo = [run for run in runs if run.run_id not in stored]
+    bar = SweepProgress(len(runs), len(runs) - len(todo), enabled=not quiet)
+    failures: list[Done] = []
+
+    def on_done(done: Done) -> None:
+        if done.row is not None:
+            store.add(done.row)
+        else:
+            failures.append(done)
+        store.record(
+            {
+                "run_id": done.run.run_id,
+                "point": done.run.point,
+                "replication": done.run.replication,
+                "status": "ok" if done.ok else "failed",
+                "attempts": done.attempts,
+                "host": done.host,
+                "seconds": round(done.seconds, 4),
+                "error": done.error,
+            }
+        )
+        bar.update(done.ok)
+
+    start = time.perf_counter()
+    try:
+        run_sweep(todo, on_done, executor, workers=workers, scheduler=scheduler)
+    except ExecutorError as error:
+        fail_input([str(error)])
+    finally:
+        bar.close()
+        store.close()
+    seconds = time.perf_counter() - start
+    click.echo(
+        f"{base.name}: {len(design.points)} points x {n_reps} replications = {len(runs)} runs;"
+        f" {len(runs) - len(todo)} already stored, {len(todo) - len(failures)} run,"
+        f" {len(failures)} failed in {seconds:.1f} s -> {folder}"
+    )
+    if failures:
+        for done in failures:
+            click.echo(
+                f"  failed: run {done.run.run_id} (point {done.run.point}, replication"
+                f" {done.run.replication}) after {done.attempts} attempts: {done.error}",
+                err=True,
+            )
+        sys.exit(1)
+
+
+@click.command("sweep-report")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True))
+@click.option("--out", type=click.Path(file_okay=False), help="Report folder (default DIR/report).")
+def sweep_report(folder: str, out: str | None) -> None:
+    """Tables and figures of a sweep: metrics against parameters, Sobol indices, target region."""
+    from sim.cli import fail_input
+    from sim.sweep_report import ReportError, write_sweep_report
+
+    try:
+        written = write_sweep_report(Path(folder), Path(out) if out else None)
+    except ReportError as error:
+        fail_input([str(error)])
+    for path in written:
+        click.echo(str(path))
