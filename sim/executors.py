@@ -258,20 +258,22 @@ def run_dask(
                 diff = {k: (mine.get(k), theirs.get(k)) for k in mine if mine[k] != theirs.get(k)}
                 raise ExecutorError(f"worker {worker}: versions differ (client, worker): {diff}")
 
+        if not runs:
+            return
         threads = max(1, sum(client.nthreads().values()))
         limit = inflight_per_thread * threads
         todo = deque(runs)
-        queue = as_completed()
         by_key: dict[str, RunSpec] = {}
 
-        def submit(run: RunSpec) -> None:
+        def submit(run: RunSpec) -> Any:
             key = f"polit-sim-run-{run.run_id}"
             future = client.submit(_execute_in_worker, run, key=key, retries=retries, pure=False)
             by_key[key] = run
-            queue.add(future)
+            return future
 
-        while todo and len(by_key) < limit:
-            submit(todo.popleft())
+        first = [submit(todo.popleft()) for _ in range(min(limit, len(todo)))]
+        queue = as_completed(first, loop=client.loop)
+        del first  # the queue holds them now; each is released once stored
         for future in queue:
             run = by_key.pop(str(future.key))
             if future.status == "finished":
@@ -284,7 +286,7 @@ def run_dask(
                 on_done(_failed(run, MAX_ATTEMPTS if killed else retries + 1, problem))
             future.release()  # the row is stored: the cluster may forget the result
             if todo:
-                submit(todo.popleft())
+                queue.add(submit(todo.popleft()))
     finally:
         client.close()
 

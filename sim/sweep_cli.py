@@ -66,6 +66,13 @@ class SweepProgress:
 @click.option("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler (executor dask).")
 @click.option("--out", type=click.Path(file_okay=False), help="Sweep folder.")
 @click.option("--resume", is_flag=True, help="Keep the runs already stored in --out.")
+@click.option(
+    "--flush-every",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    help="Runs per Parquet part (finished runs are journalled at once in between).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def sweep(
     file: str,
@@ -81,6 +88,7 @@ def sweep(
     scheduler: str | None,
     out: str | None,
     resume: bool,
+    flush_every: int,
     quiet: bool,
 ) -> None:
     """Run a scenario over a design of parameter values; store one row per run in --out."""
@@ -102,7 +110,7 @@ def sweep(
     if executor == "dask" and not scheduler:
         fail_input(["--executor dask needs --scheduler tcp://HOST:PORT"])
     folder = Path(out) if out else Path("results") / "sweeps" / base.name
-    store = SweepStore(folder)
+    store = SweepStore(folder, flush_rows=flush_every)
     info: dict[str, Any] = {
         "name": base.name,
         "file": file,
