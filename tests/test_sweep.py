@@ -254,7 +254,7 @@ def test_dask_survives_a_killed_worker_and_matches_serial(
         sweep_cmd(*args, "--executor", "dask", "--scheduler", address, "--out", str(out)),
         cwd=tmp_path,
     )
-    procs.append(sweep)  # type: ignore[arg-type]
+    procs.append(sweep)
     manifest = out / "manifest.jsonl"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and sweep.poll() is None:
