@@ -45,6 +45,7 @@ __all__ = [
     "resolve_points",
     "run_id",
     "runs_of",
+    "same_as",
 ]
 
 DesignKind = Literal["single", "grid", "lhs", "sobol"]
@@ -330,12 +331,29 @@ def run_id(scenario: Scenario, seed: int, replication: int) -> str:
     return hashlib.sha256(text.encode("ascii")).hexdigest()[:24]
 
 
+def same_as(scenarios: Sequence[Scenario]) -> list[int]:
+    """For each point, the first point with the identical resolved scenario (itself if none).
+
+    Sampled designs with integer parameters (and grids given a value twice) repeat points; a
+    repeated point's runs are the same runs, so they are run and stored once.
+    """
+    first: dict[str, int] = {}
+    return [first.setdefault(scenario_hash(s, runs=False), i) for i, s in enumerate(scenarios)]
+
+
 def runs_of(
     design: Design, scenarios: Sequence[Scenario], replications: int, seed: int
 ) -> list[RunSpec]:
-    """Every run of a design: each point with replications ``0..replications-1``, one seed."""
+    """The distinct runs of a design: each point with replications ``0..replications-1``.
+
+    Every point uses the same root seed and replication indices. A point repeating an earlier
+    point's scenario adds no runs (see :func:`same_as`).
+    """
+    canonical = same_as(scenarios)
     out: list[RunSpec] = []
     for index, (point, scenario) in enumerate(zip(design.points, scenarios, strict=True)):
+        if canonical[index] != index:
+            continue
         for r in range(replications):
             out.append(RunSpec(run_id(scenario, seed, r), index, r, seed, scenario, dict(point)))
     return out

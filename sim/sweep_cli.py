@@ -97,7 +97,7 @@ def sweep(
     from sim.results import package_versions
     from sim.scenario import ScenarioError, scenario_dump, scenario_hash
     from sim.store import SweepStore
-    from sim.sweep import build_design, resolve_points, runs_of
+    from sim.sweep import build_design, resolve_points, runs_of, same_as
 
     base = load_or_exit(file, overrides)
     root_seed = base.seed if seed is None else seed
@@ -118,6 +118,7 @@ def sweep(
         "replications": n_reps,
         "base_hash": scenario_hash(base, runs=False),
         "design": design.as_dict(),
+        "same_as": same_as(scenarios),
         "base_scenario": scenario_dump(base),
         "command": ["polit-sim", *sys.argv[1:]],
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -169,7 +170,8 @@ def sweep(
         store.close()
     seconds = time.perf_counter() - start
     click.echo(
-        f"{base.name}: {len(design.points)} points x {n_reps} replications = {len(runs)} runs;"
+        f"{base.name}: {len(design.points)} points ({len(runs) // n_reps} distinct) x {n_reps}"
+        f" replications = {len(runs)} runs;"
         f" {len(runs) - len(todo)} already stored, {len(todo) - len(failures)} run,"
         f" {len(failures)} failed in {seconds:.1f} s -> {folder}"
     )
@@ -186,13 +188,21 @@ def sweep(
 @click.command("sweep-report")
 @click.argument("folder", type=click.Path(file_okay=False, exists=True))
 @click.option("--out", type=click.Path(file_okay=False), help="Report folder (default DIR/report).")
-def sweep_report(folder: str, out: str | None) -> None:
+@click.option(
+    "--expect",
+    "expect",
+    multiple=True,
+    metavar="METRIC:max=X",
+    help="Threshold instead of the scenario's expect:, e.g. any_neglect_over_365:max=0.05.",
+)
+def sweep_report(folder: str, out: str | None, expect: tuple[str, ...]) -> None:
     """Tables and figures of a sweep: metrics against parameters, Sobol indices, target region."""
     from sim.cli import fail_input
-    from sim.sweep_report import ReportError, write_sweep_report
+    from sim.sweep_report import ReportError, parse_expect_option, write_sweep_report
 
     try:
-        written = write_sweep_report(Path(folder), Path(out) if out else None)
+        thresholds = parse_expect_option(expect) if expect else None
+        written = write_sweep_report(Path(folder), Path(out) if out else None, thresholds)
     except ReportError as error:
         fail_input([str(error)])
     for path in written:

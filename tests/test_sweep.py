@@ -21,7 +21,7 @@ from sim.cli import cli
 from sim.executors import CRASH_ENV
 from sim.scenario import load_scenario
 from sim.store import SweepStore
-from sim.sweep import build_design, resolve_points, runs_of
+from sim.sweep import build_design, resolve_points, runs_of, same_as
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
@@ -271,3 +271,15 @@ def test_dask_survives_a_killed_worker_and_matches_serial(
     )
     pd.testing.assert_frame_equal(SweepStore(out).table(), SweepStore(serial).table())
     assert SweepStore(out).manifest()["run_id"].is_unique
+
+
+def test_repeated_points_share_their_runs() -> None:
+    """Points repeating a scenario (integer axes of a Sobol design) add no runs; ids are unique."""
+    base = load_scenario(BASELINE)
+    design = build_design(base, ranges=["team.detectives.0.count=4:5"], sobol=8)
+    scenarios = resolve_points(base, design, "x")
+    runs = runs_of(design, scenarios, 2, 1)
+    assert len(design.points) == 8 * 4
+    assert len(runs) == 2 * 2  # two distinct scenarios (4 or 5 detectives), two replications
+    assert len({r.run_id for r in runs}) == len(runs)
+    assert same_as(scenarios)[0] == 0

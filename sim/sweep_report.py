@@ -1,0 +1,363 @@
+"""Tables and figures of a stored sweep (``polit-sim sweep-report DIR``).
+
+Written to ``DIR/report/`` (or ``--out``):
+
+- ``points.csv``: per design point and metric, the mean over replications with its 95% CI
+  (Student t; Wilson for the 0/1 ``any_*`` indicators).
+- ``metric_by_parameter.csv`` and ``metric_by_parameter.png/svg``: each metric against each
+  swept parameter. Grid designs are grouped by the parameter's values; sampled designs (LHS,
+  Sobol) by quantile bins of it. Each group pools the runs of all points in it, so the interval
+  is of the mean over the other parameters' values as the design spread them (a main effect),
+  not of a single scenario.
+- Sobol designs: ``sobol_indices.csv`` and ``sobol_indices.png/svg``, first-order and total
+  indices of each parameter for each metric, computed by SALib on the per-point means, with
+  bootstrap 95% intervals.
+- When the scenario has ``expect:`` thresholds (``{metric: {max: x}}`` and/or ``{min: y}``):
+  ``target_region.csv`` and ``target_region.png/svg``, each point classed as *met* (the whole
+  CI meets every threshold), *broken* (the whole CI of some metric breaks its threshold) or
+  *uncertain* (more replications are needed to tell).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from sim.plots import PALETTE, save_figure
+from sim.statistics import is_indicator, mean_ci, proportion_ci
+from sim.store import SweepStore
+
+__all__ = [
+    "HEADLINE",
+    "ReportError",
+    "expand_points",
+    "metric_by_parameter",
+    "parse_expect",
+    "parse_expect_option",
+    "point_summary",
+    "sobol_indices",
+    "target_region",
+    "write_sweep_report",
+]
+
+HEADLINE = (
+    "any_neglect_over_365",
+    "share_neglect_over_365",
+    "mean_wait_days",
+    "target_met_share",
+    "utilisation",
+    "mean_backlog",
+)
+"""Metrics drawn in the figures (the tables hold every metric)."""
+
+NOT_METRICS = {"run_id", "point", "replication"}
+BINS = 8
+VERDICT_COLOURS = {"met": PALETTE[2], "uncertain": PALETTE[1], "broken": PALETTE[5]}
+
+
+class ReportError(ValueError):
+    """The folder holds no readable sweep, or an ``expect:`` entry is malformed."""
+
+
+def _interval(metric: str, values: np.ndarray) -> tuple[float, ...]:
+    return (proportion_ci if is_indicator(metric) else mean_ci)(values)
+
+
+def _metrics(table: pd.DataFrame, params: Sequence[str]) -> list[str]:
+    return [
+        c
+        for c in table.columns
+        if c not in NOT_METRICS and c not in params and pd.api.types.is_numeric_dtype(table[c])
+    ]
+
+
+def expand_points(
+    table: pd.DataFrame, points: Sequence[Mapping[str, Any]], same: Sequence[int] | None
+) -> pd.DataFrame:
+    """Give every design point its rows: a point repeating an earlier one shares its runs."""
+    if same is None or all(i == j for i, j in enumerate(same)):
+        return table
+    by_point = {p: g for p, g in table.groupby("point")}
+    frames = []
+    for index, first in enumerate(same):
+        if first in by_point:
+            frames.append(by_point[first].assign(point=index, **dict(points[index])))
+    return pd.concat(frames, ignore_index=True)
+
+
+def point_summary(table: pd.DataFrame, params: Sequence[str]) -> pd.DataFrame:
+    """Mean and 95% CI of every metric at every design point (long format)."""
+    rows: list[dict[str, Any]] = []
+    for point, group in table.groupby("point", sort=True):
+        fixed = {p: group[p].iloc[0] for p in params}
+        for metric in _metrics(table, params):
+            mean, _, low, high, n = _interval(metric, group[metric].to_numpy(dtype=float))
+            rows.append(
+                {"point": point, **fixed, "metric": metric, "mean": mean}
+                | {"ci_low": low, "ci_high": high, "n": int(n)}
+            )
+    return pd.DataFrame(rows)
+
+
+def metric_by_parameter(table: pd.DataFrame, params: Sequence[str], kind: str) -> pd.DataFrame:
+    """Each metric against each parameter: group mean and 95% CI (long format)."""
+    rows: list[dict[str, Any]] = []
+    for param in params:
+        values = table[param]
+        if kind == "grid" or values.nunique() <= BINS:
+            groups = table.groupby(param, sort=True)
+            labels = {key: float(key) for key, _ in groups}  # type: ignore[arg-type]
+        else:
+            bins = pd.qcut(values, BINS, duplicates="drop")
+            groups = table.groupby(bins, sort=True, observed=True)
+            labels = {key: float(table.loc[g.index, param].mean()) for key, g in groups}
+        for key, group in groups:
+            for metric in _metrics(table, params):
+                mean, _, low, high, n = _interval(metric, group[metric].to_numpy(dtype=float))
+                rows.append(
+                    {"parameter": param, "value": labels[key], "metric": metric, "mean": mean}
+                    | {"ci_low": low, "ci_high": high, "n": int(n)}
+                )
+    return pd.DataFrame(rows)
+
+
+def sobol_indices(
+    table: pd.DataFrame, design: Mapping[str, Any], metrics: Sequence[str], seed: int = 0
+) -> pd.DataFrame:
+    """First-order and total Sobol indices with 95% bootstrap CIs (SALib), per metric.
+
+    Each point's output is its mean over replications; points are in Saltelli's order.
+
+    Raises:
+        ReportError: SALib is missing, or the sweep is incomplete (Sobol needs every point).
+    """
+    try:
+        from SALib.analyze import sobol
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise ReportError("Sobol indices need: pip install 'polit-sim[sensitivity]'") from None
+    params = design["parameters"]
+    names = [p["key"] for p in params]
+    n_points = len(design["points"])
+    means = table.groupby("point")[list(metrics)].mean()
+    if len(means) != n_points:
+        raise ReportError(f"Sobol indices need every point: {len(means)} of {n_points} stored")
+    problem = {
+        "num_vars": len(names),
+        "names": names,
+        "bounds": [[p["low"], p["high"]] for p in params],
+    }
+    rows: list[dict[str, Any]] = []
+    for metric in metrics:
+        y = means[metric].to_numpy(dtype=float)
+        if not np.isfinite(y).all() or np.var(y) == 0:
+            continue  # undefined somewhere, or constant: no variance to apportion
+        result = sobol.analyze(problem, y, calc_second_order=True, conf_level=0.95, seed=seed)
+        for i, name in enumerate(names):
+            rows.append(
+                {
+                    "metric": metric,
+                    "parameter": name,
+                    "S1": float(result["S1"][i]),
+                    "S1_ci_low": float(result["S1"][i] - result["S1_conf"][i]),
+                    "S1_ci_high": float(result["S1"][i] + result["S1_conf"][i]),
+                    "ST": float(result["ST"][i]),
+                    "ST_ci_low": float(result["ST"][i] - result["ST_conf"][i]),
+                    "ST_ci_high": float(result["ST"][i] + result["ST_conf"][i]),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def parse_expect_option(items: Sequence[str]) -> dict[str, dict[str, float]]:
+    """``METRIC:max=X`` / ``METRIC:min=Y`` items (``--expect``) into an ``expect:`` mapping.
+
+    Raises:
+        ReportError: a malformed item.
+    """
+    out: dict[str, dict[str, float]] = {}
+    for item in items:
+        metric, _, bound = item.partition(":")
+        side, _, value = bound.partition("=")
+        try:
+            out.setdefault(metric.strip(), {})[side.strip()] = float(value)
+        except ValueError:
+            raise ReportError(f"--expect {item}: expected METRIC:max=X or METRIC:min=Y") from None
+        if side.strip() not in ("max", "min") or not metric.strip():
+            raise ReportError(f"--expect {item}: expected METRIC:max=X or METRIC:min=Y")
+    return out
+
+
+def parse_expect(expect: Any) -> dict[str, dict[str, float]]:
+    """Check an ``expect:`` mapping, ``{metric: {max: x, min: y}}``.
+
+    Raises:
+        ReportError: when it is not of that shape.
+    """
+    if not isinstance(expect, Mapping):
+        raise ReportError("expect: must map metric names to {max: x} and/or {min: y}")
+    out: dict[str, dict[str, float]] = {}
+    for metric, bounds in expect.items():
+        if not isinstance(bounds, Mapping) or not set(bounds) <= {"max", "min"} or not bounds:
+            raise ReportError(f"expect.{metric}: give max and/or min")
+        out[str(metric)] = {k: float(v) for k, v in bounds.items() if v is not None}
+    return out
+
+
+def target_region(
+    points: pd.DataFrame, params: Sequence[str], expect: Mapping[str, Mapping[str, float]]
+) -> pd.DataFrame:
+    """Per design point: each expected metric's estimate and CI, and the point's verdict."""
+    wide: list[dict[str, Any]] = []
+    for point, group in points.groupby("point", sort=True):
+        by_metric = group.set_index("metric")
+        row: dict[str, Any] = {"point": point, **{p: group[p].iloc[0] for p in params}}
+        verdicts: list[str] = []
+        for metric, bounds in expect.items():
+            if metric not in by_metric.index:
+                raise ReportError(f"expect.{metric}: not a metric of this sweep")
+            estimate = by_metric.loc[metric, ["mean", "ci_low", "ci_high"]].to_numpy(dtype=float)
+            mean, low, high = (float(v) for v in estimate)
+            row |= {metric: mean, f"{metric}_ci_low": low, f"{metric}_ci_high": high}
+            for side, limit in bounds.items():
+                ok_mean = mean <= limit if side == "max" else mean >= limit
+                sure = high <= limit if side == "max" else low >= limit
+                never = low > limit if side == "max" else high < limit
+                verdicts.append("met" if sure else "broken" if never else "uncertain")
+                row[f"{metric}_{side}"] = limit
+                row[f"{metric}_{side}_met_by_mean"] = bool(ok_mean)
+        row["verdict"] = (
+            "broken" if "broken" in verdicts else "met" if set(verdicts) == {"met"} else "uncertain"
+        )
+        wide.append(row)
+    return pd.DataFrame(wide)
+
+
+# --- figures -------------------------------------------------------------------------------------
+
+
+def _by_parameter_figure(
+    frame: pd.DataFrame, params: Sequence[str], metrics: Sequence[str]
+) -> Figure:
+    fig, axes = plt.subplots(
+        len(metrics),
+        len(params),
+        figsize=(3.2 * len(params) + 1, 2.4 * len(metrics)),
+        squeeze=False,
+        sharex="col",
+    )
+    for i, metric in enumerate(metrics):
+        for j, param in enumerate(params):
+            ax = axes[i][j]
+            rows = frame[(frame["parameter"] == param) & (frame["metric"] == metric)]
+            rows = rows.sort_values("value")
+            x, y = rows["value"].to_numpy(float), rows["mean"].to_numpy(float)
+            low, high = rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float)
+            ax.errorbar(x, y, yerr=[y - low, high - y], color=PALETTE[0], marker="o", capsize=3)
+            ax.grid(alpha=0.3)
+            if i == len(metrics) - 1:
+                ax.set_xlabel(param, fontsize=8)
+            if j == 0:
+                ax.set_ylabel(metric, fontsize=8)
+    fig.suptitle("Each metric against each parameter (mean, 95% CI)")
+    fig.tight_layout()
+    return fig
+
+
+def _sobol_figure(frame: pd.DataFrame, metrics: Sequence[str]) -> Figure:
+    fig, axes = plt.subplots(len(metrics), 1, figsize=(7, 2.2 * len(metrics)), squeeze=False)
+    for ax, metric in zip(axes[:, 0], metrics, strict=True):
+        rows = frame[frame["metric"] == metric]
+        x = np.arange(len(rows))
+        for k, (index, colour) in enumerate((("S1", PALETTE[0]), ("ST", PALETTE[1]))):
+            mean = rows[index].to_numpy(float)
+            err = [mean - rows[f"{index}_ci_low"], rows[f"{index}_ci_high"] - mean]
+            label = "first order" if index == "S1" else "total"
+            ax.bar(x + 0.38 * k, mean, 0.38, yerr=err, color=colour, capsize=3, label=label)
+        ax.set_xticks(x + 0.19, rows["parameter"], fontsize=8)
+        ax.set_ylabel(metric, fontsize=8)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle("Sobol indices (95% bootstrap CI)")
+    fig.tight_layout()
+    return fig
+
+
+def _region_figure(region: pd.DataFrame, params: Sequence[str]) -> Figure:
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    x = region[params[0]].to_numpy(float)
+    if len(params) >= 2:
+        y = region[params[1]].to_numpy(float)
+        ax.set_ylabel(params[1])
+    else:
+        y = np.zeros_like(x)
+        ax.set_yticks([])
+    for verdict, colour in VERDICT_COLOURS.items():
+        mask = (region["verdict"] == verdict).to_numpy()
+        if mask.any():
+            ax.scatter(x[mask], y[mask], color=colour, label=verdict, s=40, edgecolor="k")
+    ax.set_xlabel(params[0])
+    ax.legend(title="expect: thresholds")
+    ax.set_title("Where the scenario's thresholds hold (95% CI)")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def write_sweep_report(
+    folder: Path, out: Path | None = None, expect: Mapping[str, Any] | None = None
+) -> list[Path]:
+    """Write the tables and figures of the sweep in ``folder``; returns the paths written.
+
+    Args:
+        expect: thresholds to use instead of the swept scenario's ``expect:``.
+
+    Raises:
+        ReportError: no sweep in ``folder``, no stored run, or a malformed ``expect:``.
+    """
+    store = SweepStore(folder)
+    if not (folder / "sweep.json").exists():
+        raise ReportError(f"{folder}: no sweep.json (not a sweep folder)")
+    info = store.sweep_info()
+    table = store.table()
+    if table.empty:
+        raise ReportError(f"{folder}: no stored runs")
+    design = info["design"]
+    params = [p["key"] for p in design["parameters"]]
+    table = expand_points(table, design["points"], info.get("same_as"))
+    out = out or folder / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    points = point_summary(table, params)
+    points.to_csv(out / "points.csv", index=False)
+    written.append(out / "points.csv")
+    metrics = [m for m in HEADLINE if m in table.columns]
+    if params:
+        by_param = metric_by_parameter(table, params, design["kind"])
+        by_param.to_csv(out / "metric_by_parameter.csv", index=False)
+        written.append(out / "metric_by_parameter.csv")
+        fig = _by_parameter_figure(by_param, params, metrics)
+        written += save_figure(fig, out, "metric_by_parameter")
+    if design["kind"] == "sobol":
+        indices = sobol_indices(table, design, _metrics(table, params))
+        indices.to_csv(out / "sobol_indices.csv", index=False)
+        written.append(out / "sobol_indices.csv")
+        shown = [m for m in metrics if m in set(indices["metric"])] if len(indices) else []
+        if shown:
+            written += save_figure(_sobol_figure(indices, shown), out, "sobol_indices")
+    expect = expect or info.get("base_scenario", {}).get("expect")
+    if expect:
+        region = target_region(points, params, parse_expect(expect))
+        region.to_csv(out / "target_region.csv", index=False)
+        written.append(out / "target_region.csv")
+        if params:
+            written += save_figure(_region_figure(region, params), out, "target_region")
+    return written
