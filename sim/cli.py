@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 import click
 
+from sim.compare_cli import compare
 from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.sweep_cli import sweep, sweep_report
 
@@ -156,6 +157,7 @@ def run(
 
 cli.add_command(sweep)
 cli.add_command(sweep_report)
+cli.add_command(compare)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,0 +1,440 @@
+"""Scenarios compared under common random numbers: paired differences, precision, thresholds.
+
+Every scenario of a comparison runs replication ``r`` with the same root seed, so replication
+``r`` of each draws the same referrals, efforts, leave and policy choices wherever the scenarios
+agree (see :mod:`sim.streams`). The difference of a metric between a scenario and the baseline is
+then taken replication by replication (a paired difference), and its confidence interval is the
+Student-t interval of those differences: most of the noise common to both runs cancels.
+
+Nothing here prints; :mod:`sim.compare_cli` is the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.experiment import Result, collect, run_records
+from sim.model import ReplicationRecords
+from sim.results import package_versions, write_atomically, write_result
+from sim.scenario import Scenario, scenario_dump, scenario_hash
+from sim.statistics import is_indicator, mean_ci, proportion_ci
+
+__all__ = [
+    "HEADLINE_METRICS",
+    "Comparison",
+    "ExpectCheck",
+    "PrecisionStatus",
+    "check_expectations",
+    "comparison_table",
+    "interval",
+    "paired_difference",
+    "run_comparison",
+    "write_comparison",
+]
+
+HEADLINE_METRICS: tuple[str, ...] = (
+    "any_neglect_over_365",
+    "share_neglect_over_365",
+    "neglect_over_365",
+    "max_neglect_days",
+    "mean_wait_days",
+    "target_met_share",
+    "mean_backlog",
+    "utilisation",
+    "hours_lost_to_leave",
+)
+"""Metrics shown first in the tables and the figures (all metrics go to comparison.csv)."""
+
+COMPARISON_COLUMNS = [
+    "metric",
+    "scenario",
+    "baseline",
+    "n",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "difference",
+    "diff_ci_low",
+    "diff_ci_high",
+    "significant",
+]
+
+Progress = Callable[[int], None]
+
+
+def interval(values: Sequence[float] | np.ndarray, metric: str, confidence: float = 0.95) -> Any:
+    """(mean, sd, low, high, n) of a metric across replications: Wilson for indicators."""
+    method = proportion_ci if is_indicator(metric) else mean_ci
+    return method(values, confidence)
+
+
+def paired_difference(
+    baseline: Sequence[float] | np.ndarray,
+    other: Sequence[float] | np.ndarray,
+    confidence: float = 0.95,
+) -> tuple[float, float, float, int]:
+    """Mean of ``other - baseline`` replication by replication, with its Student-t interval.
+
+    Pairs where either value is NaN (a metric undefined in that replication) are left out.
+
+    Returns:
+        (mean difference, CI low, CI high, number of pairs)
+    """
+    a = np.asarray(baseline, dtype=float)
+    b = np.asarray(other, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired samples differ in length: {a.shape} vs {b.shape}")
+    d = b - a
+    mean, _sd, low, high, n = mean_ci(d[~np.isnan(d)], confidence)
+    return mean, low, high, int(n)
+
+
+def _metric_order(columns: Sequence[str]) -> list[str]:
+    rest = [c for c in columns if c not in HEADLINE_METRICS and c not in ("replication",)]
+    return [m for m in HEADLINE_METRICS if m in columns] + rest
+
+
+def comparison_table(
+    results: Mapping[str, pd.DataFrame], baseline: str, confidence: float = 0.95
+) -> pd.DataFrame:
+    """One row per (metric, scenario): mean and CI, and the paired difference from the baseline.
+
+    Args:
+        results: per scenario name, its per-replication metrics (a ``replication`` column and
+            one column per metric), all with the same replication indices.
+        baseline: the name of the baseline scenario (its rows carry no difference).
+    """
+    columns: list[str] = []
+    for frame in results.values():
+        columns += [c for c in frame.columns if c not in columns]
+    base = results[baseline].set_index("replication").sort_index()
+    rows: list[dict[str, Any]] = []
+    for metric in _metric_order(columns):
+        for name, frame in results.items():
+            table = frame.set_index("replication").sort_index()
+            if not table.index.equals(base.index):
+                raise ValueError(f"{name}: replications differ from the baseline's")
+            values = table[metric] if metric in table else pd.Series(np.nan, index=table.index)
+            mean, _sd, low, high, n = interval(values.to_numpy(dtype=float), metric, confidence)
+            row: dict[str, Any] = {
+                "metric": metric,
+                "scenario": name,
+                "baseline": name == baseline,
+                "n": int(n),
+                "mean": mean,
+                "ci_low": low,
+                "ci_high": high,
+                "difference": np.nan,
+                "diff_ci_low": np.nan,
+                "diff_ci_high": np.nan,
+                "significant": False,
+            }
+            if name != baseline:
+                base_values = base[metric] if metric in base else values * np.nan
+                diff, d_low, d_high, _ = paired_difference(
+                    base_values.to_numpy(dtype=float), values.to_numpy(dtype=float), confidence
+                )
+                row.update(difference=diff, diff_ci_low=d_low, diff_ci_high=d_high)
+                row["significant"] = bool(d_low > 0 or d_high < 0)
+            rows.append(row)
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+# --- thresholds ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpectCheck:
+    """One ``expect:`` threshold of a scenario against its estimate.
+
+    ``status`` is ``met``; ``broken`` (the whole confidence interval lies beyond the threshold,
+    or the metric was not computed); or ``inconclusive`` (the point estimate is beyond the
+    threshold but the interval still reaches it: more replications would tell).
+    """
+
+    scenario: str
+    metric: str
+    bound: str
+    threshold: float
+    mean: float
+    ci_low: float
+    ci_high: float
+    status: str
+
+    @property
+    def broken(self) -> bool:
+        """Whether the threshold is broken."""
+        return self.status == "broken"
+
+    def describe(self) -> str:
+        """One line: scenario, metric, bound, estimate and CI, verdict."""
+        sign = "<=" if self.bound == "max" else ">="
+        return (
+            f"{self.scenario}: {self.metric} expected {sign} {self.threshold:g}: estimate "
+            f"{self.mean:.4g}, 95% CI [{self.ci_low:.4g}, {self.ci_high:.4g}]: {self.status}"
+        )
+
+
+def check_expectations(scenario: Scenario, summary: pd.DataFrame) -> list[ExpectCheck]:
+    """Check a scenario's ``expect:`` thresholds against its summary (metric, mean, ci_low/high).
+
+    A threshold is broken only when the confidence interval lies entirely on the wrong side: a
+    CI pipeline then fails on evidence, not on the noise of a finite number of replications.
+    A point estimate beyond the threshold with an interval that still reaches it is reported as
+    inconclusive (exit 0, with a warning).
+    """
+    table = summary.set_index("metric")
+    checks: list[ExpectCheck] = []
+    for metric, bounds in scenario.expect.items():
+        for bound, threshold in bounds.model_dump(exclude_none=True).items():
+            if metric in table.index:
+                row = table.loc[metric, ["mean", "ci_low", "ci_high"]].to_numpy(dtype=float)
+                mean, low, high = (float(v) for v in row)
+            else:
+                mean = low = high = float("nan")
+            if math.isnan(mean):
+                status = "broken"  # not computed in this scenario: the check cannot pass
+            elif bound == "max":
+                status = (
+                    "broken" if low > threshold else "inconclusive" if mean > threshold else "met"
+                )
+            else:
+                status = (
+                    "broken" if high < threshold else "inconclusive" if mean < threshold else "met"
+                )
+            checks.append(
+                ExpectCheck(scenario.name, metric, bound, float(threshold), mean, low, high, status)
+            )
+    return checks
+
+
+# --- the precision loop --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PrecisionStatus:
+    """How precise one scenario's headline metric is after ``n`` replications.
+
+    The target is a CI half-width within ``relative`` × |mean|; when the mean is 0 (say no
+    replication had a case neglected for a year) a relative target means nothing, so the
+    half-width is held to ``relative`` in the metric's own units instead.
+    """
+
+    scenario: str
+    metric: str
+    n: int
+    mean: float
+    half_width: float
+    target: float
+    rule: str
+
+    @property
+    def reached(self) -> bool:
+        """Whether the half-width is within the target."""
+        return bool(self.half_width <= self.target)
+
+
+def precision_status(
+    name: str, values: np.ndarray, metric: str, relative: float, confidence: float = 0.95
+) -> PrecisionStatus:
+    """The precision reached by one scenario's values of ``metric``."""
+    mean, _sd, low, high, n = interval(values, metric, confidence)
+    half = (high - low) / 2 if np.isfinite(high - low) else float("inf")
+    if mean != 0 and not math.isnan(mean):
+        return PrecisionStatus(name, metric, int(n), mean, half, relative * abs(mean), "relative")
+    return PrecisionStatus(name, metric, int(n), mean, half, relative, "absolute (mean 0)")
+
+
+# --- running -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Comparison:
+    """The outcome of comparing scenarios.
+
+    Attributes:
+        results: per scenario name (in the order given), its :class:`Result`.
+        baseline: the baseline's name.
+        seed: the root seed every scenario ran with.
+        table: the comparison table (see :func:`comparison_table`).
+        how_many: how the number of replications was chosen, in words.
+        precision: the precision reached per scenario, when a target was set.
+        checks: the ``expect:`` checks of every scenario.
+        trace_replication: the replication whose timeline was recorded.
+    """
+
+    results: dict[str, Result]
+    baseline: str
+    seed: int
+    table: pd.DataFrame
+    how_many: str
+    precision: list[PrecisionStatus] = field(default_factory=list)
+    checks: list[ExpectCheck] = field(default_factory=list)
+    trace_replication: int | None = 0
+
+    @property
+    def replications(self) -> int:
+        """Replications per scenario."""
+        return len(next(iter(self.results.values())).replications)
+
+    @property
+    def broken(self) -> list[ExpectCheck]:
+        """The thresholds broken."""
+        return [c for c in self.checks if c.broken]
+
+
+def run_comparison(
+    scenarios: Sequence[Scenario],
+    *,
+    baseline: int = 0,
+    replications: int | None = None,
+    seed: int | None = None,
+    workers: int = 1,
+    precision: float | None = None,
+    precision_metric: str = "any_neglect_over_365",
+    max_replications: int = 1000,
+    trace_replication: int | None = 0,
+    progress: Progress | None = None,
+) -> Comparison:
+    """Run every scenario with the same seeds and compare each with the baseline.
+
+    Args:
+        scenarios: the scenarios, with distinct names.
+        baseline: index of the baseline in ``scenarios``.
+        replications: replications per scenario (default: the baseline's ``replications``);
+            with ``precision``, the first batch and the size of each further batch.
+        seed: the root seed of every scenario (default: the baseline's ``seed``).
+        workers: processes to run replications in.
+        precision: relative CI half-width to reach on ``precision_metric`` in every scenario
+            (e.g. 0.1); replications are added in batches until it is reached or the cap.
+        precision_metric: the headline metric the precision applies to.
+        max_replications: the cap on replications per scenario under ``precision``.
+        trace_replication: the replication whose timeline to record (``None``: none).
+        progress: called with 1 after each replication.
+    """
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        raise ValueError(f"scenario names must differ: {names}")
+    base = scenarios[baseline]
+    root = base.seed if seed is None else seed
+    batch = replications or base.replications
+    records: dict[str, list[ReplicationRecords]] = {n: [] for n in names}
+    done = 0
+    target = min(batch, max_replications) if precision is not None else batch
+    statuses: list[PrecisionStatus] = []
+    while True:
+        indices = range(done, target)
+        trace = (
+            [trace_replication]
+            if trace_replication is not None and trace_replication in indices
+            else []
+        )
+        for scenario in scenarios:
+            records[scenario.name] += run_records(
+                scenario, indices, root, workers=workers, trace=trace, progress=progress
+            )
+        done = target
+        if precision is None:
+            break
+        statuses = []
+        for scenario in scenarios:
+            values = np.array(
+                [_metric(rec, scenario, precision_metric) for rec in records[scenario.name]]
+            )
+            statuses.append(precision_status(scenario.name, values, precision_metric, precision))
+        if all(s.reached for s in statuses) or done >= max_replications:
+            break
+        target = min(done + batch, max_replications)
+
+    results = {s.name: collect(records[s.name], s, root) for s in scenarios}
+    table = comparison_table({n: r.replications for n, r in results.items()}, base.name)
+    if precision is None:
+        source = "--replications" if replications else f"the baseline's replications ({batch})"
+        how_many = f"{done} replications per scenario, fixed in advance ({source})."
+    else:
+        reached = all(s.reached for s in statuses)
+        how_many = (
+            f"Sequential confidence-interval method: batches of {batch} replications until the "
+            f"95% CI half-width of {precision_metric} was within {precision:.0%} of its mean in "
+            f"every scenario (cap {max_replications}). "
+            + (f"Reached after {done}." if reached else f"Not reached at the cap ({done}).")
+        )
+    checks = [c for s in scenarios for c in check_expectations(s, results[s.name].summary)]
+    return Comparison(
+        results=results,
+        baseline=base.name,
+        seed=root,
+        table=table,
+        how_many=how_many,
+        precision=statuses,
+        checks=checks,
+        trace_replication=trace_replication,
+    )
+
+
+def _metric(rec: ReplicationRecords, scenario: Scenario, metric: str) -> float:
+    from sim.statistics import replication_metrics
+
+    return replication_metrics(rec, scenario).get(metric, float("nan"))
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+def comparison_manifest(comparison: Comparison, **extra: Any) -> dict[str, Any]:
+    """Seed, versions, scenario hashes and replications of a comparison."""
+    return {
+        "baseline": comparison.baseline,
+        "seed": comparison.seed,
+        "replications": comparison.replications,
+        "how_many_replications": comparison.how_many,
+        "precision": [asdict(s) | {"reached": s.reached} for s in comparison.precision],
+        "expect": [asdict(c) for c in comparison.checks],
+        "scenarios": {
+            name: {
+                "scenario_hash": scenario_hash(r.scenario),
+                "scenario": scenario_dump(r.scenario),
+            }
+            for name, r in comparison.results.items()
+        },
+        "versions": package_versions(),
+        **extra,
+    }
+
+
+Extras = Callable[[Comparison, Path], Mapping[str, Any]]
+
+
+def write_comparison(
+    comparison: Comparison,
+    out_dir: Path,
+    *,
+    extras: Extras | None = None,
+    extra_manifest: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``comparison.csv``, ``manifest.json`` and ``scenarios/<name>/`` (each scenario's
+    result folder) to ``out_dir``, replacing it only once complete.
+
+    Args:
+        extras: called with the comparison and the folder being filled, to add figures and the
+            report; returns entries for the manifest.
+    """
+
+    def fill(tmp: Path) -> None:
+        comparison.table.to_csv(tmp / "comparison.csv", index=False)
+        data = comparison_manifest(comparison, **dict(extra_manifest or {}))
+        for name, result in comparison.results.items():
+            write_result(result, tmp / "scenarios" / name, extra_manifest={"comparison": True})
+        if extras is not None:
+            data.update(extras(comparison, tmp))
+        (tmp / "manifest.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+    return write_atomically(Path(out_dir), fill)

@@ -1,0 +1,152 @@
+"""The ``compare`` command (registered on :data:`sim.cli.cli`); the work is in :mod:`sim.compare`.
+
+Exit status: 0 compared, every ``expect:`` threshold met or inconclusive; 1 compared, but a
+threshold is broken (each is listed with its estimate and CI); 2 bad input, nothing written.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+__all__ = ["compare"]
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--baseline", "-b", help="The baseline scenario file (default: the first FILE).")
+@click.option("--replications", "-r", type=click.IntRange(min=2), help="Replications (per batch).")
+@click.option("--seed", type=click.IntRange(min=0), help="Root seed (default: the baseline's).")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a field of every scenario, e.g. horizon_days=730.",
+)
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder.")
+@click.option(
+    "--precision",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Add replications until the headline metric's CI half-width is within this share of "
+    "its mean (e.g. 0.1), in every scenario.",
+)
+@click.option(
+    "--precision-metric",
+    default="any_neglect_over_365",
+    show_default=True,
+    help="The headline metric --precision applies to.",
+)
+@click.option(
+    "--max-replications",
+    type=click.IntRange(min=2),
+    default=1000,
+    show_default=True,
+    help="Cap on replications per scenario under --precision.",
+)
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--no-figures", is_flag=True, help="Write the tables only (no figures or report).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def compare(
+    files: tuple[str, ...],
+    baseline: str | None,
+    replications: int | None,
+    seed: int | None,
+    overrides: tuple[str, ...],
+    out: str | None,
+    precision: float | None,
+    precision_metric: str,
+    max_replications: int,
+    workers: int,
+    no_figures: bool,
+    quiet: bool,
+) -> None:
+    """Run scenarios under common random numbers and compare each with the baseline.
+
+    Writes comparison.csv (per metric and scenario: mean, 95% CI, paired difference from the
+    baseline and its CI), figures, report.html, manifest.json and scenarios/<name>/.
+    """
+    from sim.cli import ProgressBar, fail_input, load_or_exit
+    from sim.compare import run_comparison, write_comparison
+    from sim.metrics import known_metrics, unknown_metrics
+    from sim.scenario import ScenarioError, load_scenario
+
+    paths = list(files)
+    if baseline is not None and Path(baseline).resolve() not in {Path(p).resolve() for p in paths}:
+        paths.insert(0, baseline)
+    problems: list[str] = []
+    scenarios = []
+    for path in paths:
+        try:
+            scenarios.append(load_scenario(path, overrides))
+        except ScenarioError as error:
+            problems.extend(error.problems)
+    if problems:
+        fail_input(problems)
+    if not scenarios:  # pragma: no cover - click requires FILES
+        load_or_exit(paths[0])
+    names = [s.name for s in scenarios]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        fail_input([f"scenario name {n!r} is given by more than one file" for n in twice])
+    if unknown_metrics([precision_metric]):
+        fail_input(
+            [
+                f"--precision-metric: unknown metric {precision_metric!r}; known: "
+                f"{', '.join(known_metrics())}"
+            ]
+        )
+    base_index = 0
+    if baseline is not None:
+        resolved = Path(baseline).resolve()
+        base_index = next(i for i, p in enumerate(paths) if Path(p).resolve() == resolved)
+
+    first = replications or scenarios[base_index].replications
+    total = (max_replications if precision is not None else first) * len(scenarios)
+    bar = ProgressBar(total, "compare", enabled=not quiet)
+    try:
+        comparison = run_comparison(
+            scenarios,
+            baseline=base_index,
+            replications=replications,
+            seed=seed,
+            workers=workers,
+            precision=precision,
+            precision_metric=precision_metric,
+            max_replications=max_replications,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+
+    out_dir = Path(out) if out else Path("results") / f"compare_{comparison.baseline}"
+    extras = None
+    if not no_figures:
+        from sim.report import write_figures_and_report
+
+        extras = write_figures_and_report
+    write_comparison(
+        comparison,
+        out_dir,
+        extras=extras,
+        extra_manifest={"command": ["polit-sim", *sys.argv[1:]]},
+    )
+    click.echo(
+        f"compared {len(scenarios)} scenarios, {comparison.replications} replications each "
+        f"(baseline {comparison.baseline}, seed {comparison.seed}) -> {out_dir}"
+    )
+    table = comparison.table
+    headline = table[(table["metric"] == precision_metric) & ~table["baseline"]]
+    for row in headline.itertuples():
+        flag = " *" if row.significant else ""
+        click.echo(
+            f"  {row.scenario:32s} {precision_metric} {row.mean:.4g} "
+            f"diff {row.difference:+.4g} [{row.diff_ci_low:+.4g}, {row.diff_ci_high:+.4g}]{flag}"
+        )
+    for check in comparison.checks:
+        if check.status != "met":
+            click.echo(check.describe(), err=True)
+    if comparison.broken:
+        sys.exit(1)
