@@ -39,6 +39,7 @@ from pydantic import (
 
 from sim.distributions import Distribution
 from sim.entities import Grade
+from sim.metrics import known_metrics, requires_wellbeing, unknown_metrics
 from sim.policies import (
     ALLOCATION,
     REALLOCATION,
@@ -398,6 +399,31 @@ class Outputs(_Model):
     backlog_every_days: PositiveFloat = Field(7.0, description="sampling step of the backlog")
 
 
+class Threshold(_Model):
+    """A bound on a metric's mean across replications (see ``docs/compare.md`` for the rule)."""
+
+    max: float | None = Field(None, description="the metric's mean must stay at or below this")
+    min: float | None = Field(None, description="the metric's mean must stay at or above this")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Threshold:
+        if self.max is None and self.min is None:
+            raise ValueError("give max, min or both")
+        if self.max is not None and self.min is not None and self.min > self.max:
+            raise ValueError(f"min: {self.min:g} is above max {self.max:g}")
+        return self
+
+
+def _check_expect(expect: dict[str, Threshold]) -> dict[str, Threshold]:
+    """Every ``expect:`` key must be a per-replication metric."""
+    unknown = unknown_metrics(expect)
+    if unknown:
+        raise ValueError(
+            f"{unknown[0]}: unknown metric {unknown[0]!r}; known: {', '.join(known_metrics())}"
+        )
+    return expect
+
+
 # --- the scenario --------------------------------------------------------------------------------
 
 
@@ -418,6 +444,11 @@ class Scenario(_Model):
     leave: Leave | None = None
     policies: Policies = Field(default_factory=Policies)
     outputs: Outputs = Field(default_factory=lambda: Outputs())
+    expect: Annotated[dict[str, Threshold], AfterValidator(_check_expect)] = Field(
+        default_factory=dict,
+        description="thresholds on metrics' means, e.g. any_neglect_over_365: {max: 0.05}; "
+        "run and compare exit 1 when one is broken (docs/compare.md)",
+    )
 
     @field_validator("plugins")
     @classmethod
@@ -449,6 +480,12 @@ class Scenario(_Model):
         review: dict[str, Any] = dict(self.policies.workload_review)
         if review.get("every_days") is not None and self.team.supervisors.count == 0:
             raise ValueError("policies.workload_review.every_days: reviews need a sergeant")
+        if self.policies.wellbeing is None:
+            for metric in self.expect:
+                if requires_wellbeing(metric):
+                    raise ValueError(
+                        f"expect.{metric}: only measured when policies.wellbeing is set"
+                    )
         return self
 
 
