@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -15,7 +16,15 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
-__all__ = ["PALETTE", "backlog_figure", "neglect_survival_figure", "save_figure"]
+__all__ = [
+    "PALETTE",
+    "backlog_figure",
+    "case_timeline_figure",
+    "detective_heatmap_figure",
+    "metrics_figure",
+    "neglect_survival_figure",
+    "save_figure",
+]
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 """Okabe–Ito colours, distinguishable with the common colour-vision deficiencies."""
@@ -82,4 +91,228 @@ def neglect_survival_figure(
     ax.set_title("How long cases go unprogressed (Kaplan–Meier, open cases censored)")
     ax.legend()
     ax.grid(alpha=0.3, which="both")
+    return fig
+
+
+def _label(metric: str) -> str:
+    """The metric's plain label with its unit, or the bare name."""
+    try:
+        from sim.metrics import metric_label
+
+        return metric_label(metric)
+    except (ImportError, KeyError):
+        return metric
+
+
+def metrics_figure(table: pd.DataFrame, metrics: Sequence[str], columns: int = 3) -> Figure:
+    """Headline metrics side by side: per scenario the mean with its 95% CI as an error bar.
+
+    Args:
+        table: rows of (metric, scenario, mean, ci_low, ci_high), e.g. ``comparison.csv``.
+        metrics: the metrics to draw, one panel each.
+    """
+    metrics = [m for m in metrics if m in set(table["metric"])]
+    scenarios = list(dict.fromkeys(table["scenario"]))
+    rows = max(1, -(-len(metrics) // columns))
+    fig, axes = plt.subplots(
+        rows,
+        columns,
+        figsize=(4.2 * columns, 0.35 * len(scenarios) * rows + 1.6 * rows),
+        squeeze=False,
+    )
+    y = np.arange(len(scenarios))
+    for ax, metric in zip(axes.flat, metrics, strict=False):
+        part = table[table["metric"] == metric].set_index("scenario").reindex(scenarios)
+        mean = part["mean"].to_numpy(dtype=float)
+        err = np.vstack([mean - part["ci_low"], part["ci_high"] - mean]).astype(float)
+        err = np.where(np.isfinite(err), np.clip(err, 0, None), 0.0)
+        colours = [PALETTE[i % len(PALETTE)] for i in range(len(scenarios))]
+        ax.barh(y, mean, xerr=err, color=colours, alpha=0.85, capsize=3, ecolor="0.2")
+        ax.set_yticks(y, scenarios if ax in axes[:, 0] else [""] * len(scenarios))
+        ax.invert_yaxis()
+        ax.set_title(metric, fontsize=10)
+        ax.set_xlabel(_label(metric), fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    for ax in list(axes.flat)[len(metrics) :]:
+        ax.set_visible(False)
+    fig.suptitle("Headline metrics per scenario (mean, 95% CI)")
+    fig.tight_layout()
+    return fig
+
+
+def _intervals(
+    trace: Sequence[tuple[Any, ...]], horizon: float
+) -> dict[str, list[tuple[float, float, str]]]:
+    """Leave spells per detective: (start day, end day, kind); open spells end at the horizon."""
+    spells: dict[str, list[tuple[float, float, str]]] = {}
+    open_: dict[str, tuple[float, str]] = {}
+    for event in trace:
+        if event[0] == "absent":
+            open_[event[2]] = (event[1], event[3])
+        elif event[0] == "present" and event[2] in open_:
+            start, kind = open_.pop(event[2])
+            spells.setdefault(event[2], []).append((start, event[1], kind))
+    for name, (start, kind) in open_.items():
+        spells.setdefault(name, []).append((start, horizon, kind))
+    return spells
+
+
+def detective_heatmap_figure(
+    trace: Sequence[tuple[Any, ...]],
+    detectives: Sequence[str],
+    hours_per_day: Sequence[float],
+    horizon_days: float,
+    bin_days: float = 28.0,
+    title: str = "",
+) -> Figure:
+    """Per detective and period: utilisation, caseload and days of leave (three heat maps).
+
+    Args:
+        trace: one replication's timeline (see :class:`sim.team.TeamState`).
+        detectives: the detectives' names, one row each.
+        hours_per_day: each detective's contracted hours per calendar day (fte × week / 7).
+        horizon_days: the simulated time (days).
+        bin_days: the length of a period (days).
+    """
+    edges = np.arange(0.0, horizon_days + bin_days, bin_days)
+    index = {name: i for i, name in enumerate(detectives)}
+    worked = np.zeros((len(detectives), len(edges) - 1))
+    leave = np.zeros_like(worked)
+    caseload = np.zeros_like(worked)
+    owner: dict[int, str | None] = {}
+    counts = np.zeros(len(detectives))
+    b = 0
+    for event in trace:
+        kind = event[0]
+        if kind == "work" and event[3] in index:
+            # attribute the block's hours to the period it started in; blocks are hours long
+            k = min(int(event[1] // bin_days), worked.shape[1] - 1)
+            worked[index[event[3]], k] += event[5]
+        elif kind in ("own", "close"):
+            day = event[1]
+            while b < worked.shape[1] and edges[b + 1] <= day:
+                caseload[:, b] = counts
+                b += 1
+            previous = owner.pop(event[2], None)
+            if previous is not None and previous in index:
+                counts[index[previous]] -= 1
+            if kind == "own" and event[3] is not None:
+                owner[event[2]] = event[3]
+                if event[3] in index:
+                    counts[index[event[3]]] += 1
+    caseload[:, b:] = counts[:, None]
+    for name, spells in _intervals(trace, horizon_days).items():
+        if name not in index:
+            continue
+        for start, end, _kind in spells:
+            overlap = np.clip(np.minimum(end, edges[1:]) - np.maximum(start, edges[:-1]), 0, None)
+            leave[index[name]] += overlap
+    capacity = np.asarray(hours_per_day, dtype=float)[:, None] * (bin_days - leave)
+    utilisation = np.divide(worked, capacity, out=np.full_like(worked, np.nan), where=capacity > 1)
+    fig, axes = plt.subplots(3, 1, figsize=(10, 1.2 + 0.45 * len(detectives) * 3), sharex=True)
+    panels = [
+        (utilisation, "utilisation of hours present (fraction)", "viridis", 0.0, 1.0),
+        (caseload, "cases held (count)", "cividis", 0.0, None),
+        (leave, f"days on leave per {bin_days:g}-day period", "magma_r", 0.0, bin_days),
+    ]
+    extent = (0.0, float(edges[-1]), len(detectives) - 0.5, -0.5)
+    for ax, (data, label, cmap, vmin, vmax) in zip(axes, panels, strict=True):
+        image = ax.imshow(
+            data,
+            aspect="auto",
+            cmap=cmap,
+            vmin=vmin,
+            vmax=vmax,
+            extent=extent,
+            interpolation="nearest",
+        )
+        ax.set_yticks(range(len(detectives)), list(detectives))
+        fig.colorbar(image, ax=ax, label=label, pad=0.01)
+        ax.set_title(label, fontsize=10)
+    axes[-1].set_xlabel("day")
+    fig.suptitle(title or "Per-detective utilisation, caseload and leave over time")
+    fig.tight_layout()
+    return fig
+
+
+def case_timeline_figure(
+    trace: Sequence[tuple[Any, ...]],
+    detectives: Sequence[str],
+    case_id: int,
+    horizon_days: float,
+    title: str = "",
+    flagged_day: float | None = None,
+) -> Figure:
+    """One replication's timeline, a lane per detective, told around one case.
+
+    Grey blocks are work on other cases, coloured blocks work on ``case_id``; hatched bars are
+    leave; a bold line marks who held the case and when; triangles mark it changing hands
+    (inherited); dotted vertical lines are workload reviews (``review`` events), red where one
+    flagged the case (``flagged_day``).
+    """
+    lanes = {name: i for i, name in enumerate(detectives)}
+    fig, ax = plt.subplots(figsize=(11, 1.5 + 0.5 * len(detectives)))
+    other: dict[str, list[tuple[float, float]]] = {}
+    mine: dict[str, list[tuple[float, float]]] = {}
+    holds: list[tuple[float, str | None]] = []
+    arrival = closed = None
+    reviews: list[float] = []
+    for event in trace:
+        kind = event[0]
+        if kind == "work" and event[3] in lanes:
+            target = mine if event[4] == case_id else other
+            target.setdefault(event[3], []).append((event[1], max(event[2] - event[1], 0.5)))
+        elif kind == "own" and event[2] == case_id:
+            holds.append((event[1], event[3]))
+            arrival = event[1] if arrival is None else arrival
+        elif kind == "close" and event[2] == case_id:
+            closed = event[1]
+        elif kind == "review":
+            reviews.append(event[1])
+    for name, bars in other.items():
+        ax.broken_barh(bars, (lanes[name] - 0.3, 0.6), color="0.8", linewidth=0)
+    for name, spells in _intervals(trace, horizon_days).items():
+        if name in lanes:
+            bars = [(s, e - s) for s, e, _k in spells]
+            ax.broken_barh(
+                bars,
+                (lanes[name] - 0.4, 0.8),
+                facecolor="none",
+                edgecolor=PALETTE[1],
+                hatch="///",
+                linewidth=0.5,
+            )
+    end = closed if closed is not None else horizon_days
+    for k, (day, holder) in enumerate(holds):
+        until = holds[k + 1][0] if k + 1 < len(holds) else end
+        if holder in lanes:
+            ax.plot([day, until], [lanes[holder]] * 2, color=PALETTE[5], linewidth=2.5)
+            if k > 0:
+                ax.plot(day, lanes[holder], marker="v", color=PALETTE[5], markersize=9)
+    for name, bars in mine.items():
+        ax.broken_barh(bars, (lanes[name] - 0.3, 0.6), color=PALETTE[0], linewidth=0)
+    for day in reviews:
+        ax.axvline(day, color="0.5", linestyle=":", linewidth=0.6)
+    if flagged_day is not None and np.isfinite(flagged_day):
+        ax.axvline(flagged_day, color=PALETTE[5], linestyle="--", linewidth=1.5)
+    handles = [
+        plt.Rectangle((0, 0), 1, 1, color="0.8", label="work on other cases"),
+        plt.Rectangle((0, 0), 1, 1, color=PALETTE[0], label=f"work on case {case_id}"),
+        plt.Line2D([], [], color=PALETTE[5], linewidth=2.5, label=f"case {case_id} held"),
+        plt.Line2D([], [], color=PALETTE[5], marker="v", linestyle="", label="inherited"),
+        plt.Rectangle(
+            (0, 0), 1, 1, facecolor="none", edgecolor=PALETTE[1], hatch="///", label="leave"
+        ),
+    ]
+    if reviews:
+        handles.append(plt.Line2D([], [], color="0.5", linestyle=":", label="workload review"))
+    if flagged_day is not None and np.isfinite(flagged_day):
+        handles.append(plt.Line2D([], [], color=PALETTE[5], linestyle="--", label="case flagged"))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=4, fontsize=8)
+    ax.set_yticks(range(len(detectives)), list(detectives))
+    ax.invert_yaxis()
+    ax.set_xlim(0, horizon_days)
+    ax.set_xlabel("day")
+    ax.set_title(title or f"Timeline of case {case_id}")
+    fig.tight_layout()
     return fig
