@@ -124,7 +124,7 @@ def compare(
     out_dir = Path(out) if out else Path("results") / f"compare_{comparison.baseline}"
     extras = None
     if not no_figures:
-        from sim.report import write_figures_and_report
+        from sim.compare_report import write_figures_and_report
 
         extras = write_figures_and_report
     write_comparison(
