@@ -120,7 +120,10 @@ def run(
     workers: int,
     quiet: bool,
 ) -> None:
-    """Run a scenario's replications and write results/<name>/ (or --out)."""
+    """Run a scenario's replications and write results/<name>/ (or --out).
+
+    Exits 1 when one of the scenario's ``expect:`` thresholds is broken (results are written).
+    """
     from sim.experiment import simulate
     from sim.plots import backlog_figure, neglect_survival_figure, save_figure
     from sim.results import write_result
@@ -153,6 +156,14 @@ def run(
     for metric in ("any_neglect_over_365", "share_neglect_over_365", "utilisation", "mean_backlog"):
         row = summary.loc[metric]
         click.echo(f"  {metric:24s} {row['mean']:.4g}  [{row['ci_low']:.4g}, {row['ci_high']:.4g}]")
+    from sim.compare import check_expectations
+
+    checks = check_expectations(scenario, result.summary)
+    for check in checks:
+        if check.status != "met":
+            click.echo(check.describe(), err=True)
+    if any(check.broken for check in checks):
+        sys.exit(1)
 
 
 cli.add_command(sweep)
