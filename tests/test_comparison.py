@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from scipy import stats
 
 from sim.cli import cli
-from sim.compare import comparison_table, paired_difference, run_comparison
+from sim.compare import comparison_table, paired_difference, precision_status, run_comparison
 from sim.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,3 +108,28 @@ def test_compare_bad_input_exits_2(tmp_path: Path, args: list[str]) -> None:
     result = CliRunner().invoke(cli, ["compare", *args, "-q", "--out", str(out)])
     assert result.exit_code == 2, result.output
     assert not out.exists()
+
+
+def test_precision_of_a_zero_mean_is_held_to_an_absolute_half_width() -> None:
+    """With a mean of 0 the target is the precision in the metric's units, not 0 × precision."""
+    zeros = precision_status("s", np.zeros(40), "any_neglect_over_365", 0.1)
+    assert zeros.rule.startswith("absolute") and zeros.target == 0.1 and zeros.reached
+    few = precision_status("s", np.zeros(5), "any_neglect_over_365", 0.1)
+    assert not few.reached  # Wilson [0, 0.43] for 0 out of 5
+    some = precision_status("s", np.array([1.0, 0.0] * 50), "any_neglect_over_365", 0.1)
+    assert some.rule == "relative" and some.target == pytest.approx(0.05) and not some.reached
+
+
+def test_precision_loop_stops_once_reached() -> None:
+    """The loop stops at the first batch where every scenario meets the target."""
+    a = _short()
+    comparison = run_comparison(
+        [a],
+        replications=4,
+        precision=0.5,
+        precision_metric="mean_backlog",
+        max_replications=40,
+        trace_replication=None,
+    )
+    assert comparison.precision[0].reached and comparison.replications < 40
+    assert "Reached after" in comparison.how_many
