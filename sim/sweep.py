@@ -7,7 +7,8 @@ integer (``team.detectives.0.count``) is swept over integers: its continuous coo
 mapped onto ``lo..hi`` in equal-width bins, so every integer gets the same share of the design.
 
 Each point is validated as a whole scenario. A run is one point and one replication; its
-``run_id`` hashes the resolved scenario (without ``replications``) with the root seed and the
+``run_id`` hashes the resolved scenario (less keys results do not depend on: ``replications``,
+``seed``, ``expect``, ``description``) with the root seed and the
 replication index, so a run is recognised whatever else the sweep holds. Every point uses the
 same root seed and replication indices: points share common random numbers, and differences
 between points are not blurred by differences in their random draws.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +32,6 @@ from sim.scenario import (
     ScenarioError,
     apply_overrides,
     scenario_dump,
-    scenario_hash,
     validate_mapping,
 )
 
@@ -40,6 +41,7 @@ __all__ = [
     "Point",
     "RunSpec",
     "build_design",
+    "model_key",
     "parse_grid",
     "parse_range",
     "resolve_points",
@@ -325,9 +327,26 @@ def resolve_points(base: Scenario, design: Design, shown: str) -> list[Scenario]
     return scenarios
 
 
+RESULT_NEUTRAL = ("replications", "seed", "expect", "description")
+"""Scenario keys a run's result does not depend on: left out of a run's identity."""
+
+
+def model_key(scenario: Scenario) -> str:
+    """SHA-256 of the resolved scenario less :data:`RESULT_NEUTRAL` keys.
+
+    Like ``scenario_hash(scenario, runs=False)``, but thresholds (``expect:``) and the
+    description are also left out, so that editing them does not make stored runs look new.
+    """
+    data = scenario_dump(scenario)
+    for key in RESULT_NEUTRAL:
+        data.pop(key, None)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def run_id(scenario: Scenario, seed: int, replication: int) -> str:
-    """The identity of a run: the resolved scenario (less ``replications``), seed, replication."""
-    text = f"{scenario_hash(scenario, runs=False)}:{seed}:{replication}"
+    """The identity of a run: the resolved scenario (see :func:`model_key`), seed, replication."""
+    text = f"{model_key(scenario)}:{seed}:{replication}"
     return hashlib.sha256(text.encode("ascii")).hexdigest()[:24]
 
 
@@ -338,7 +357,7 @@ def same_as(scenarios: Sequence[Scenario]) -> list[int]:
     repeated point's runs are the same runs, so they are run and stored once.
     """
     first: dict[str, int] = {}
-    return [first.setdefault(scenario_hash(s, runs=False), i) for i, s in enumerate(scenarios)]
+    return [first.setdefault(model_key(s), i) for i, s in enumerate(scenarios)]
 
 
 def runs_of(

@@ -95,9 +95,9 @@ def sweep(
     from sim.cli import fail_input, load_or_exit
     from sim.executors import Done, ExecutorError, run_sweep
     from sim.results import package_versions
-    from sim.scenario import ScenarioError, scenario_dump, scenario_hash
+    from sim.scenario import ScenarioError, scenario_dump
     from sim.store import SweepStore
-    from sim.sweep import build_design, resolve_points, runs_of, same_as
+    from sim.sweep import build_design, model_key, resolve_points, runs_of, same_as
 
     base = load_or_exit(file, overrides)
     root_seed = base.seed if seed is None else seed
@@ -116,7 +116,7 @@ def sweep(
         "file": file,
         "seed": root_seed,
         "replications": n_reps,
-        "base_hash": scenario_hash(base, runs=False),
+        "base_hash": model_key(base),
         "design": design.as_dict(),
         "same_as": same_as(scenarios),
         "base_scenario": scenario_dump(base),

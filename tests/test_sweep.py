@@ -21,7 +21,7 @@ from sim.cli import cli
 from sim.executors import CRASH_ENV
 from sim.scenario import load_scenario
 from sim.store import SweepStore
-from sim.sweep import build_design, resolve_points, runs_of, same_as
+from sim.sweep import build_design, resolve_points, run_id, runs_of, same_as
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
@@ -283,3 +283,13 @@ def test_repeated_points_share_their_runs() -> None:
     assert len(runs) == 2 * 2  # two distinct scenarios (4 or 5 detectives), two replications
     assert len({r.run_id for r in runs}) == len(runs)
     assert same_as(scenarios)[0] == 0
+
+
+def test_run_ids_ignore_thresholds_but_not_the_model() -> None:
+    """Editing expect: keeps a run's id (resume reuses it); changing the model changes it."""
+    plain = load_scenario(BASELINE)
+    with_expect = load_scenario(BASELINE, ["expect.utilisation.max=0.9"])
+    other = load_scenario(BASELINE, ["team.hours_per_week=36"])
+    assert run_id(plain, 1, 0) == run_id(with_expect, 1, 0)
+    assert run_id(plain, 1, 0) != run_id(other, 1, 0)
+    assert run_id(plain, 1, 0) != run_id(plain, 2, 0) != run_id(plain, 1, 1)
