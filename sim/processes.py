@@ -68,17 +68,23 @@ def takes_sick_leave(
 
     The hazard is the base rate times ``detective.sickness_multiplier`` (wellbeing may raise it),
     drawn by thinning a process at ``max_multiplier`` times the base rate. Every candidate draws
-    its acceptance and its length whether accepted or not, so the stream stays in step across
-    scenarios whose multipliers differ.
+    its acceptance and its length whether accepted or not, and candidates follow one clock that
+    an episode does not reset (those falling within an episode of this kind are dropped, which by
+    the memorylessness of the exponential gaps leaves the law unchanged): so the candidate times
+    stay the same across scenarios whose multipliers differ (common random numbers).
     """
     if episodes_per_year <= 0:
         return
     mean_gap = 365.0 / (episodes_per_year * max_multiplier)
+    candidate = 0.0
     while True:
-        yield env.timeout(rng.exponential(mean_gap))
-        accept = rng.random() * max_multiplier < detective.sickness_multiplier
+        candidate += rng.exponential(mean_gap)
+        u = rng.random()
         length = days.draw(rng)
-        if accept and length > 0:
+        if candidate < env.now:
+            continue  # within this detective's own episode: the hazard is paused while absent
+        yield env.timeout(candidate - env.now)
+        if u * max_multiplier < detective.sickness_multiplier and length > 0:
             team.start_absence(detective, kind)
             yield env.timeout(length)
             team.end_absence(detective, kind)

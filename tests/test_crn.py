@@ -1,0 +1,89 @@
+"""Common random numbers hold where scenarios differ: sickness candidates, catalogue of metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import simpy
+from numpy.random import PCG64, Generator, SeedSequence
+
+from sim.distributions import Exponential
+from sim.entities import Detective
+from sim.metrics import METRICS, WELLBEING_ROUTES
+from sim.model import run_replication
+from sim.processes import takes_sick_leave
+from sim.scenario import load_scenario
+from sim.statistics import replication_metrics
+from sim.team import TeamState
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class _Recorder:
+    """Stands in for TeamState: records when absences start."""
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+        self.starts: list[float] = []
+
+    def start_absence(self, detective: Detective, kind: str) -> None:
+        self.starts.append(self.env.now)
+
+    def end_absence(self, detective: Detective, kind: str) -> None:
+        pass
+
+
+def _episode_starts(multiplier: float, max_multiplier: float, seed: int) -> list[float]:
+    env = simpy.Environment()
+    team = _Recorder(env)
+    detective = Detective(0, "dc", "dc", 1.0, 37.0)
+    detective.sickness_multiplier = multiplier
+    rng = Generator(PCG64(SeedSequence(seed)))
+    days = Exponential(dist="exponential", mean=20.0)
+    env.process(
+        takes_sick_leave(
+            env, cast(TeamState, team), detective, "long", 2.0, days, max_multiplier, rng
+        )
+    )
+    env.run(until=3650.0)
+    return team.starts
+
+
+def _candidate_times(max_multiplier: float, seed: int, until: float) -> np.ndarray:
+    """The thinning candidates, drawn in the process's order: gap, acceptance, length."""
+    rng = Generator(PCG64(SeedSequence(seed)))
+    days = Exponential(dist="exponential", mean=20.0)
+    mean_gap = 365.0 / (2.0 * max_multiplier)
+    times, t = [], 0.0
+    while t < until:
+        t += float(rng.exponential(mean_gap))
+        rng.random()
+        days.draw(rng)
+        times.append(t)
+    return np.array(times)
+
+
+def test_sickness_candidates_do_not_depend_on_the_episodes_taken() -> None:
+    """Every episode starts at a candidate of one shared clock, whatever the acceptance rate."""
+    candidates = _candidate_times(3.0, seed=5, until=3650.0)
+    busy = _episode_starts(3.0, 3.0, seed=5)  # every candidate accepted
+    calm = _episode_starts(1.0, 3.0, seed=5)  # about a third accepted
+    assert len(busy) > len(calm) > 5
+    for starts in (busy, calm):
+        assert np.all(np.isclose(np.asarray(starts)[:, None], candidates[None, :]).any(axis=1))
+
+
+def test_catalogue_names_every_metric_a_replication_yields() -> None:
+    """sim.metrics lists exactly the metrics replication_metrics returns (all routes on)."""
+    scenario = load_scenario(
+        ROOT / "scenarios" / "polit_after_reforms.yaml",
+        ["horizon_days=120", "warmup_days=0", "policies.wellbeing.screening=self_assessment"],
+    )
+    metrics: dict[str, Any] = replication_metrics(run_replication(scenario, 0, seed=3), scenario)
+    metrics.pop("replication")
+    routes = {f"strain_detections_{r}" for r in WELLBEING_ROUTES}
+    missing_route = routes - set(metrics)
+    assert missing_route == {"strain_detections_psychological"}
+    assert set(metrics) | missing_route == set(METRICS)
