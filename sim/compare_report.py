@@ -84,7 +84,9 @@ def comparison_figures(comparison: Comparison, folder: Path) -> dict[str, Path]:
         )
         case = _most_neglected(result, rep)
         if case is not None:
-            flagged = case.get("flagged_day", np.nan)
+            # The first workload review that flagged the case, if any did.
+            flags = [e[1] for e in trace if e[0] == "flag" and e[2] == int(case["case_id"])]
+            flagged = min(flags) if flags else np.nan
             save(
                 case_timeline_figure(
                     trace,

@@ -239,6 +239,8 @@ class Supervision:
                 flagged += 1
                 if case.flagged_day is None:
                     case.flagged_day = now
+                if team.trace is not None:
+                    team.trace.append(("flag", now, case.case_id, detective.name))
                 self.flagged[case.case_id] = case
                 decision = policy.decide(case, team, rng, self.act_probability)
                 if decision.action is not None:

@@ -99,6 +99,10 @@ class TeamState:
     * ``("close", day, case_id)`` – the last stage finished;
     * ``("absent", day, detective name, kind)`` / ``("present", day, detective name)`` – leave
       starts (kind ``annual``, ``short``, ``long``, ...) and ends.
+
+    Supervision (:mod:`sim.supervision`) adds ``("review", day, detectives reviewed, cases
+    flagged)`` for each workload review and ``("flag", day, case_id, detective name)`` for each
+    case a review flags.
     """
 
     def __init__(
