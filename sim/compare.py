@@ -142,6 +142,8 @@ def comparison_table(
                 diff, d_low, d_high, _ = paired_difference(
                     base_values.to_numpy(dtype=float), values.to_numpy(dtype=float), confidence
                 )
+                if is_indicator(metric):  # a difference of probabilities lies in [-1, 1]
+                    d_low, d_high = max(d_low, -1.0), min(d_high, 1.0)
                 row.update(difference=diff, diff_ci_low=d_low, diff_ci_high=d_high)
                 row["significant"] = bool(d_low > 0 or d_high < 0)
             rows.append(row)

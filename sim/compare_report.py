@@ -157,6 +157,11 @@ def headline(comparison: Comparison, name: str) -> str:
         )
     base = table.loc[comparison.baseline]
     diff, low, high = row["difference"], row["diff_ci_low"], row["diff_ci_high"]
+    if diff == 0 and low == 0 and high == 0:
+        return (
+            f"{name} leaves {what} at {_pct(row['mean'])}, as in {comparison.baseline}: "
+            "no replication differs (under common random numbers the change does not touch it)."
+        )
     if bool(row["significant"]):
         verb = "cuts" if diff < 0 else "raises"
         tail = "a clear difference: its 95% CI excludes zero"

@@ -133,3 +133,12 @@ def test_precision_loop_stops_once_reached() -> None:
     )
     assert comparison.precision[0].reached and comparison.replications < 40
     assert "Reached after" in comparison.how_many
+
+
+def test_indicator_difference_interval_stays_within_minus_one_and_one() -> None:
+    """The CI of a difference of probabilities is clipped to [-1, 1]."""
+    reps = pd.Series(range(4))
+    base = pd.DataFrame({"replication": reps, "any_x": [1.0, 1, 1, 0]})
+    other = pd.DataFrame({"replication": reps, "any_x": [0.0, 0, 0, 0]})
+    row = comparison_table({"a": base, "b": other}, "a").set_index("scenario").loc["b"]
+    assert row["diff_ci_low"] == -1.0 and row["diff_ci_high"] <= 1.0
