@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,11 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 """Okabe–Ito colours, distinguishable with the common colour-vision deficiencies."""
 
 
+def _linestyle(i: int) -> str:
+    """Solid for the first eight series, then dashed, dotted: the palette has eight colours."""
+    return ("-", "--", ":", "-.")[(i // len(PALETTE)) % 4]
+
+
 def save_figure(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
     """Save ``fig`` as PNG and SVG; returns the paths written."""
     paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.svg"]
@@ -49,7 +55,7 @@ def backlog_figure(
         mean = table.mean(axis=1)
         n = table.shape[1]
         colour = PALETTE[i % len(PALETTE)]
-        ax.plot(table.index, mean, color=colour, label=name)
+        ax.plot(table.index, mean, color=colour, label=name, linestyle=_linestyle(i))
         if n > 1:
             half = stats.t.ppf((1 + confidence) / 2, n - 1) * table.std(axis=1, ddof=1) / np.sqrt(n)
             ax.fill_between(table.index, mean - half, mean + half, color=colour, alpha=0.25)
@@ -82,7 +88,14 @@ def neglect_survival_figure(
         grid = np.linspace(0.0, max(float(neglect.max()), max(thresholds)) * 1.05, 400)
         survival = sf.evaluate(grid)
         survival = np.where(survival > 0, survival, np.nan)  # log axis: leave zeros undrawn
-        ax.step(grid, survival, where="post", color=PALETTE[i % len(PALETTE)], label=name)
+        ax.step(
+            grid,
+            survival,
+            where="post",
+            color=PALETTE[i % len(PALETTE)],
+            label=name,
+            linestyle=_linestyle(i),
+        )
     for t in thresholds:
         ax.axvline(t, color="0.6", linestyle=":", linewidth=1)
     ax.set_yscale("log")
@@ -126,12 +139,14 @@ def metrics_figure(table: pd.DataFrame, metrics: Sequence[str], columns: int = 3
         mean = part["mean"].to_numpy(dtype=float)
         err = np.vstack([mean - part["ci_low"], part["ci_high"] - mean]).astype(float)
         err = np.where(np.isfinite(err), np.clip(err, 0, None), 0.0)
-        colours = [PALETTE[i % len(PALETTE)] for i in range(len(scenarios))]
-        ax.barh(y, mean, xerr=err, color=colours, alpha=0.85, capsize=3, ecolor="0.2")
+        # The first scenario (the baseline of a comparison) in grey, the others in one blue: a
+        # palette cycled over ten scenarios would repeat colours and hide black error bars.
+        colours = ["0.65"] + [PALETTE[0]] * (len(scenarios) - 1)
+        ax.barh(y, mean, xerr=err, color=colours, alpha=0.85, capsize=3, ecolor="0.1")
         ax.set_yticks(y, scenarios if ax in axes[:, 0] else [""] * len(scenarios))
         ax.invert_yaxis()
         ax.set_title(metric, fontsize=10)
-        ax.set_xlabel(_label(metric), fontsize=8)
+        ax.set_xlabel(textwrap.fill(_label(metric), 45), fontsize=8)
         ax.grid(axis="x", alpha=0.3)
     for ax in list(axes.flat)[len(metrics) :]:
         ax.set_visible(False)
