@@ -14,15 +14,17 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sim.experiment import Result, collect, run_records
-from sim.model import ReplicationRecords
+from sim.experiment import Result, collect
+from sim.model import ReplicationRecords, run_replication
 from sim.results import package_versions, write_atomically, write_result
 from sim.scenario import Scenario, scenario_dump, scenario_hash
 from sim.statistics import is_indicator, mean_ci, proportion_ci
@@ -293,6 +295,29 @@ class Comparison:
         return [c for c in self.checks if c.broken]
 
 
+def _replication(args: tuple[str, Scenario, int, int, bool]) -> tuple[str, ReplicationRecords]:
+    name, scenario, replication, seed, trace = args
+    return name, run_replication(scenario, replication, seed, trace=trace)
+
+
+def _run_batch(
+    scenarios: Sequence[Scenario],
+    indices: range,
+    seed: int,
+    trace: Sequence[int],
+    pool: Executor | None,
+    progress: Progress | None,
+) -> dict[str, list[ReplicationRecords]]:
+    """Replications ``indices`` of every scenario, in ``pool`` if given, sorted by replication."""
+    jobs = [(s.name, s, r, seed, r in trace) for s in scenarios for r in indices]
+    out: dict[str, list[ReplicationRecords]] = {s.name: [] for s in scenarios}
+    for name, rec in pool.map(_replication, jobs) if pool is not None else map(_replication, jobs):
+        out[name].append(rec)
+        if progress is not None:
+            progress(1)
+    return out
+
+
 def run_comparison(
     scenarios: Sequence[Scenario],
     *,
@@ -332,29 +357,35 @@ def run_comparison(
     done = 0
     target = min(batch, max_replications) if precision is not None else batch
     statuses: list[PrecisionStatus] = []
-    while True:
-        indices = range(done, target)
-        trace = (
-            [trace_replication]
-            if trace_replication is not None and trace_replication in indices
-            else []
-        )
-        for scenario in scenarios:
-            records[scenario.name] += run_records(
-                scenario, indices, root, workers=workers, trace=trace, progress=progress
+    # One pool for every scenario and batch: starting worker processes costs about a second each.
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if workers > 1 else None
+    try:
+        while True:
+            indices = range(done, target)
+            trace = (
+                [trace_replication]
+                if trace_replication is not None and trace_replication in indices
+                else []
             )
-        done = target
-        if precision is None:
-            break
-        statuses = []
-        for scenario in scenarios:
-            values = np.array(
-                [_metric(rec, scenario, precision_metric) for rec in records[scenario.name]]
-            )
-            statuses.append(precision_status(scenario.name, values, precision_metric, precision))
-        if all(s.reached for s in statuses) or done >= max_replications:
-            break
-        target = min(done + batch, max_replications)
+            for name, got in _run_batch(scenarios, indices, root, trace, pool, progress).items():
+                records[name] += got
+            done = target
+            if precision is None:
+                break
+            statuses = []
+            for scenario in scenarios:
+                values = np.array(
+                    [_metric(rec, scenario, precision_metric) for rec in records[scenario.name]]
+                )
+                statuses.append(
+                    precision_status(scenario.name, values, precision_metric, precision)
+                )
+            if all(s.reached for s in statuses) or done >= max_replications:
+                break
+            target = min(done + batch, max_replications)
+    finally:
+        if pool is not None:
+            pool.shutdown()
 
     results = {s.name: collect(records[s.name], s, root) for s in scenarios}
     table = comparison_table({n: r.replications for n, r in results.items()}, base.name)

@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import pandas as pd
 import pytest
 import simpy
 from numpy.random import PCG64, Generator, SeedSequence
 
+from sim.compare import run_comparison
 from sim.distributions import Exponential
 from sim.entities import Detective
 from sim.experiment import simulate
@@ -105,3 +107,16 @@ def test_common_random_numbers_shrink_the_variance_of_a_difference() -> None:
         apart = float((independent[metric] - base[metric]).var())
         # Measured ratios are in the hundreds (benchmarks/README.md); 5 is the target.
         assert apart > 5 * crn, (metric, apart, crn)
+
+
+def test_a_pooled_comparison_equals_a_serial_one() -> None:
+    """compare through a two-process pool gives the same table as in this process."""
+    short = ["horizon_days=400", "warmup_days=100"]
+    scenarios = [
+        load_scenario(ROOT / "scenarios" / f"{name}.yaml", short)
+        for name in ("polit_2016_as_was", "polit_after_reforms")
+    ]
+    serial = run_comparison(scenarios, replications=4, seed=3, workers=1)
+    pooled = run_comparison(scenarios, replications=4, seed=3, workers=2)
+    pd.testing.assert_frame_equal(serial.table, pooled.table)
+    assert serial.results["polit_after_reforms"].traces.keys() == {0}
