@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 from click.testing import CliRunner, Result
@@ -445,7 +446,6 @@ def test_schema_prints_json_schema(tmp_path: Path) -> None:
     for key in ("name", "horizon_days", "warmup_days", "team", "cases", "leave", "policies"):
         assert key in schema["properties"], key
     assert {"name", "horizon_days", "team", "cases"} <= set(schema["required"])
-    jsonschema = pytest.importorskip("jsonschema")
     jsonschema.Draft202012Validator.check_schema(schema)
     baseline = yaml.safe_load((ROOT / "scenarios" / "baseline.yaml").read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator(schema).validate(baseline)
