@@ -8,7 +8,10 @@ every block of work.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sim.roster import WeeklyClock
 
 __all__ = ["Case", "Detective", "Grade"]
 
@@ -120,7 +123,10 @@ class Detective:
     """A detective constable: FTE, caseload, presence and the counters the outputs need.
 
     ``rate_hours_per_day`` is ``fte × hours_per_week / 7``: the hours of case work supplied per
-    calendar day while present, before any loss of productivity.
+    calendar day while present, on average over a week, before any loss of productivity.
+    ``clock`` is the detective's weekly roster (:class:`sim.roster.WeeklyClock`) or None when they
+    work every day alike; ``work_rate`` is the hours supplied per day of working time: per
+    working day of the roster (``fte × hours_per_week / n``), or ``rate_hours_per_day``.
     """
 
     __slots__ = (
@@ -129,6 +135,7 @@ class Detective:
         "absent_since",
         "block",
         "caseload",
+        "clock",
         "current",
         "days_absent",
         "episode",
@@ -147,16 +154,31 @@ class Detective:
         "strain",
         "token",
         "waiting",
+        "wake",
+        "work_days_absent",
+        "work_rate",
     )
 
     def __init__(
-        self, index: int, name: str, group: str, fte: float, hours_per_week: float
+        self,
+        index: int,
+        name: str,
+        group: str,
+        fte: float,
+        hours_per_week: float,
+        clock: WeeklyClock | None = None,
     ) -> None:
         self.index = index
         self.name = name
         self.group = group
         self.fte = fte
         self.rate_hours_per_day = fte * hours_per_week / 7.0
+        self.clock = clock
+        self.work_rate = (
+            self.rate_hours_per_day if clock is None else fte * hours_per_week / clock.days_per_week
+        )
+        self.wake = 0
+        self.work_days_absent = 0.0
         self.caseload: list[Case] = []
         self.current: Case | None = None
         self.absences = 0

@@ -18,6 +18,7 @@ import simpy
 from sim.entities import Case, Detective, Grade
 from sim.policies import ALLOCATION, REALLOCATION, WELLBEING, WORK_ORDER, WORKLOAD_REVIEW
 from sim.processes import takes_annual_leave, takes_sick_leave
+from sim.roster import WeeklyClock
 from sim.scenario import GRADE_NAMES, Arrivals, Scenario
 from sim.streams import Streams
 from sim.supervision import Supervision
@@ -129,10 +130,13 @@ def build_detectives(scenario: Scenario) -> list[Detective]:
     """The scenario's detectives, in order, named as :meth:`Team.detective_names` says."""
     names = scenario.team.detective_names()
     groups = [g for g in scenario.team.detectives for _ in range(g.count)]
-    return [
-        Detective(i, name, group.name, group.fte, scenario.team.hours_per_week)
-        for i, (name, group) in enumerate(zip(names, groups, strict=True))
-    ]
+    team = scenario.team
+    out = []
+    for i, (name, group) in enumerate(zip(names, groups, strict=True)):
+        roster = team.roster_of(group)
+        clock = None if roster is None else WeeklyClock(*roster)
+        out.append(Detective(i, name, group.name, group.fte, team.hours_per_week, clock))
+    return out
 
 
 def run_replication(
@@ -221,10 +225,13 @@ def _run_replication(
     supervision.start()
 
     warmup = scenario.warmup_days
-    snapshot: dict[int, tuple[float, float]] = {}
+    snapshot: dict[int, tuple[float, float, float]] = {}
     if warmup > 0:
         env.run(until=warmup)
-        snapshot = {d.index: (d.hours_worked, _days_absent(d, warmup)) for d in detectives}
+        snapshot = {
+            d.index: (d.hours_worked, _days_absent(d, warmup), _work_days_absent(d, warmup))
+            for d in detectives
+        }
     env.run(until=scenario.horizon_days)
     records = _records(scenario, replication, team.cases, detectives, snapshot, team)
     records.extra["metrics"] = supervision.metrics()
@@ -277,12 +284,27 @@ def _days_absent(detective: Detective, now: float) -> float:
     return detective.days_absent + ongoing
 
 
+def _work_days_absent(detective: Detective, now: float) -> float:
+    """Days of working time (the roster's working days) lost to absence by ``now``."""
+    clock = detective.clock
+    if clock is None:
+        return _days_absent(detective, now)
+    since = detective.absent_since
+    ongoing = 0.0 if since is None else clock.work_time(now) - clock.work_time(since)
+    return detective.work_days_absent + ongoing
+
+
+def _work_days(detective: Detective, start: float, end: float) -> float:
+    clock = detective.clock
+    return end - start if clock is None else clock.work_time(end) - clock.work_time(start)
+
+
 def _records(
     scenario: Scenario,
     replication: int,
     cases: list[Case],
     detectives: list[Detective],
-    snapshot: dict[int, tuple[float, float]],
+    snapshot: dict[int, tuple[float, float, float]],
     team: TeamState,
 ) -> ReplicationRecords:
     horizon = scenario.horizon_days
@@ -336,7 +358,6 @@ def _records(
         if kept
         else np.array([]),
     }
-    window = horizon - warmup
     rows: dict[str, list[Any]] = {
         "detective": [],
         "group": [],
@@ -349,14 +370,16 @@ def _records(
         "strain": [],
     }
     for d in detectives:
-        worked0, absent0 = snapshot.get(d.index, (0.0, 0.0))
+        worked0, absent0, work_absent0 = snapshot.get(d.index, (0.0, 0.0, 0.0))
         absent = _days_absent(d, horizon) - absent0
+        work_absent = _work_days_absent(d, horizon) - work_absent0
+        work_window = _work_days(d, warmup, horizon)
         rows["detective"].append(d.name)
         rows["group"].append(d.group)
         rows["fte"].append(d.fte)
         rows["hours_worked"].append(d.hours_worked - worked0)
-        rows["hours_available"].append(d.rate_hours_per_day * (window - absent))
-        rows["hours_lost_to_leave"].append(d.rate_hours_per_day * absent)
+        rows["hours_available"].append(d.work_rate * (work_window - work_absent))
+        rows["hours_lost_to_leave"].append(d.work_rate * work_absent)
         rows["days_absent"].append(absent)
         rows["open_cases_at_horizon"].append(len(d.caseload))
         rows["strain"].append(d.strain)

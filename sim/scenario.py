@@ -59,6 +59,7 @@ __all__ = [
 
 GRADE_NAMES: tuple[str, ...] = tuple(g.key for g in Grade)
 GradeName = Literal["very_high", "high", "medium", "low"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", max_length=64)]
 
 
@@ -207,6 +208,37 @@ class DetectiveGroup(_Model):
     name: Identifier
     count: PositiveInt = 1
     fte: float = Field(gt=0, le=1, description="1.0 full time, 0.5 half time")
+    working_days: list[Weekday] | None = Field(
+        None,
+        min_length=1,
+        description="this group's working days, e.g. [mon, tue, wed] (default: the team's roster)",
+    )
+
+    @field_validator("working_days")
+    @classmethod
+    def _distinct_days(cls, days: list[str] | None) -> list[str] | None:
+        return _distinct_weekdays(days)
+
+
+def _distinct_weekdays(days: list[str] | None) -> list[str] | None:
+    if days is not None and len(set(days)) != len(days):
+        raise ValueError("a weekday is listed twice")
+    return days
+
+
+class Roster(_Model):
+    """The days of the week detectives work; their weekly hours are spread over those days."""
+
+    working_days: list[Weekday] = Field(
+        min_length=1, description="the weekdays worked, e.g. [mon, tue, wed, thu, fri]"
+    )
+    day_0_weekday: Weekday = Field("mon", description="the weekday of simulation day 0")
+
+    @field_validator("working_days")
+    @classmethod
+    def _distinct_days(cls, days: list[str]) -> list[str]:
+        _distinct_weekdays(days)
+        return days
 
 
 class Sergeants(_Model):
@@ -233,6 +265,11 @@ class Team(_Model):
         None, description="hours worked on a case before choosing again (default a working day)"
     )
     detectives: list[DetectiveGroup] = Field(min_length=1)
+    roster: Roster | None = Field(
+        None,
+        description="the days of the week detectives work (null: every day alike, hours spread "
+        "evenly over the week)",
+    )
     sergeants: Annotated[int, Field(ge=0)] | Sergeants = Field(
         1, description="number of sergeants, or a mapping with their review time and span"
     )
@@ -258,6 +295,15 @@ class Team(_Model):
     def working_day_hours(self) -> float:
         """Hours in one block of work (hours)."""
         return self.block_hours if self.block_hours is not None else self.hours_per_week / 5.0
+
+    def roster_of(self, group: DetectiveGroup) -> tuple[list[str], str] | None:
+        """A group's working days and the weekday of day 0, or None when it works every day."""
+        days = group.working_days
+        if days is None and self.roster is not None:
+            days = self.roster.working_days
+        if days is None:
+            return None
+        return list(days), self.roster.day_0_weekday if self.roster is not None else "mon"
 
     def detective_names(self) -> list[str]:
         """Every detective's name, in scenario order."""

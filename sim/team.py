@@ -280,13 +280,17 @@ class TeamState:
         if detective.absences:
             detective.waiting = True
             return
+        now = self.env.now
+        clock = detective.clock
+        if clock is not None and not clock.is_working(now):
+            self._sleep_until_rostered(detective, clock.next_start(now))
+            return
         case = self.next_case(detective)
         if case is None:
             detective.waiting = True
             return
-        rate = detective.rate_hours_per_day * detective.productivity
+        rate = detective.work_rate * detective.productivity
         hours = case.remaining_hours
-        now = self.env.now
         # A block ends only so that the work order can choose again. When nothing else could be
         # chosen (no other actionable case, no room to pull) the case is worked to the end of its
         # stage in one event; anything that changes the choice meanwhile calls reconsider().
@@ -299,9 +303,29 @@ class TeamState:
         detective.block = (case, hours, now, rate)
         detective.token += 1
         token = detective.token
-        Timeout(self.env, hours / rate).callbacks.append(
-            lambda _event: self._block_done(detective, token)
+        if clock is None:
+            days = hours / rate
+        else:
+            days = max(clock.calendar_time(clock.work_time(now) + hours / rate) - now, 0.0)
+        Timeout(self.env, days).callbacks.append(lambda _event: self._block_done(detective, token))
+
+    def _sleep_until_rostered(self, detective: Detective, start: float) -> None:
+        """Off the roster: ``detective`` chooses again when the next working day starts.
+
+        Until then nothing wakes them (``waiting`` is off); leave that begins meanwhile finds
+        them idle, and on waking while absent they wait for their return as usual.
+        """
+        detective.waiting = False
+        detective.solo_since = None
+        detective.wake += 1
+        wake = detective.wake
+        Timeout(self.env, start - self.env.now).callbacks.append(
+            lambda _event: self._wake(detective, wake)
         )
+
+    def _wake(self, detective: Detective, wake: int) -> None:
+        if wake == detective.wake and detective.current is None and not detective.waiting:
+            self.work_next(detective)
 
     def _alone(self, detective: Detective, case: Case) -> bool:
         """Whether ``case`` is the only thing ``detective`` could work on now."""
@@ -321,10 +345,20 @@ class TeamState:
         detective.solo_since = None
         _case, _hours, started, rate = detective.block
         block_days = self.block_hours / rate
-        elapsed_blocks = int((self.env.now - started) / block_days) + 1
-        boundary = started + elapsed_blocks * block_days
-        if boundary >= started + _hours / rate:
-            return
+        clock = detective.clock
+        if clock is None:
+            elapsed_blocks = int((self.env.now - started) / block_days) + 1
+            boundary = started + elapsed_blocks * block_days
+            if boundary >= started + _hours / rate:
+                return
+        else:
+            begun = clock.work_time(started)
+            elapsed_blocks = int((clock.work_time(self.env.now) - begun) / block_days) + 1
+            if elapsed_blocks * block_days >= _hours / rate:
+                return
+            # Off the roster, working time stands still: a boundary reached when the last working
+            # day ended (up to rounding) is cut now.
+            boundary = max(clock.calendar_time(begun + elapsed_blocks * block_days), self.env.now)
         token = detective.token
         Timeout(self.env, boundary - self.env.now).callbacks.append(
             lambda _event: self._cut_and_continue(detective, token)
@@ -348,7 +382,11 @@ class TeamState:
         """Stop the block in progress now, counting the hours done so far."""
         case, hours, started, rate = detective.block
         detective.token += 1
-        done = (self.env.now - started) * rate
+        clock = detective.clock
+        if clock is None:
+            done = (self.env.now - started) * rate
+        else:
+            done = (clock.work_time(self.env.now) - clock.work_time(started)) * rate
         self.stop_work(detective, case, done if done < hours else hours, started)
 
     # --- work -------------------------------------------------------------------------------
@@ -445,11 +483,31 @@ class TeamState:
         owner = case.owner
         if owner is not None:
             owner.caseload.remove(case)
+        else:
+            self._unqueue(case)
         self.open_cases -= 1
         if self.trace is not None:
             self.trace.append(("close", case.closed_day, case.case_id))
         for hook in self.on_close:
             hook(case)
+
+    def _unqueue(self, case: Case) -> None:
+        """Take an unowned ``case`` out of the pool or the team queue, wherever it waits.
+
+        Only a case that an external unit finishes while nobody owns it (released from an absent
+        detective's caseload, or queued on arrival at an external first stage) needs this.
+        """
+        for i, pooled in enumerate(self.pool):
+            if pooled is case:
+                del self.pool[i]
+                return
+        queue = self.queue
+        for i, (_key, queued) in enumerate(queue):
+            if queued is case:
+                queue[i] = queue[-1]
+                queue.pop()
+                heapq.heapify(queue)
+                return
 
     # --- leave ------------------------------------------------------------------------------
 
@@ -478,7 +536,11 @@ class TeamState:
         if detective.absences > 0:
             return
         now = self.env.now
-        detective.days_absent += now - detective.absent_since  # type: ignore[operator]
+        since: float = detective.absent_since  # type: ignore[assignment]
+        detective.days_absent += now - since
+        clock = detective.clock
+        if clock is not None:
+            detective.work_days_absent += clock.work_time(now) - clock.work_time(since)
         detective.absent_since = None
         if self.trace is not None:
             self.trace.append(("present", now, detective.name))

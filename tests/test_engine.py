@@ -25,6 +25,7 @@ from sim.policies import (
 from sim.policies.allocation import FixedOwner, LeastLoadedFte, RoundRobin, TeamQueue
 from sim.policies.reallocation import Keep, SergeantPool, SingleColleague, Spread
 from sim.policies.work_order import GradeThenOldest, OldestFirst
+from sim.roster import WeeklyClock
 from sim.streams import Streams
 from sim.team import ExternalUnit, TeamState
 
@@ -54,6 +55,8 @@ def run_team(
     hours_per_week: float = 7.0,
     leave: Sequence[tuple[str, float, float]] = (),
     until: float = 1000.0,
+    roster: Sequence[str] | None = None,
+    day_0_weekday: str = "mon",
 ) -> tuple[TeamState, list[Event]]:
     """Run a hand-made team and return it with its timeline.
 
@@ -62,10 +65,13 @@ def run_team(
         detectives: (name, fte) of each detective, in scenario order.
         leave: (detective name, start day, length in days) of each absence.
         until: the day the clock stops.
+        roster: the weekdays every detective works (None: every day alike).
     """
     env = simpy.Environment()
+    clock = None if roster is None else WeeklyClock(roster, day_0_weekday)
     team_members = [
-        Detective(i, name, "dc", fte, hours_per_week) for i, (name, fte) in enumerate(detectives)
+        Detective(i, name, "dc", fte, hours_per_week, clock)
+        for i, (name, fte) in enumerate(detectives)
     ]
     trace: list[Event] = []
     team = TeamState(
@@ -307,6 +313,30 @@ def test_sergeant_pool_returns_cases_to_the_allocation_rule() -> None:
     )
 
 
+@pytest.mark.parametrize("pulls", [False, True])
+def test_a_released_case_that_an_external_unit_finishes_closes_once(pulls: bool) -> None:
+    """A case at an external unit, released from an absent caseload, closes where it waits.
+
+    The case's team work ends on day 0.25 and forensics keep it until day 10.25. Its detective
+    goes on leave on day 1 and, with nobody else present, sergeant_pool releases it to the pool
+    (or the team queue). Forensics finish it while it is unowned: it closes then, leaves the
+    pool, and is not handed back (and closed again) when the detective returns on day 21.
+    """
+    team, trace = run_team(
+        [Referral(0.0, [0.25, 0.0], [0.0, 10.0])],
+        allocation=TeamQueue(max_cases_per_detective=5) if pulls else None,
+        reallocation=SergeantPool(after_days=0.0),
+        stage_is_team=(True, False),
+        leave=[("dc", 1.0, 20.0)],
+        until=40.0,
+    )
+    assert [e[1:] for e in of_kind(trace, "close")] == [(10.25, 0)]
+    assert [e[3] for e in of_kind(trace, "own")] == ["dc", None]
+    assert team.pool == [] and team.queue == []
+    assert team.detectives[0].caseload == []
+    assert team.open_cases == 0
+
+
 def test_no_case_moves_when_the_detective_returns_before_after_days() -> None:
     """An absence shorter than after_days leaves the caseload where it was."""
     referrals = [Referral(0.0, [100.0]), Referral(0.1, [100.0])]
@@ -373,3 +403,68 @@ def test_leave_counts_as_neglect_and_reallocation_as_an_owner_change() -> None:
     assert case.longest_neglect_days == pytest.approx(3.0)
     assert (case.owner_changes, case.inherited) == (1, True)
     assert case.closed_day == pytest.approx(8.0)
+
+
+# --- weekly rosters ---------------------------------------------------------------------------
+
+MON_FRI = ["mon", "tue", "wed", "thu", "fri"]
+
+
+def test_a_rostered_detective_works_weekdays_only() -> None:
+    """7 h a week over Mon-Fri is 1.4 h a working day: 10 h from Thursday end a week on Monday.
+
+    Day 0 is a Monday. Thursday and Friday (days 3, 4) give 2.8 h, the weekend nothing, the next
+    week (days 7-11) 7 h, the weekend nothing, and the last 0.2 h take until day 14 + 0.2/1.4.
+    """
+    _team, trace = run_team([Referral(3.0, [10.0])], block_hours=10.0, roster=MON_FRI)
+    assert_timeline(
+        trace,
+        [
+            ("own", 3.0, 0, "dc", False),
+            ("work", 3.0, 14.0 + 0.2 / 1.4, "dc", 0, 10.0),
+            ("close", 14.0 + 0.2 / 1.4, 0),
+        ],
+    )
+
+
+def test_a_referral_at_the_weekend_waits_for_monday() -> None:
+    """Arriving on Saturday (day 5), the case is owned at once but first worked on Monday."""
+    team, trace = run_team([Referral(5.5, [1.4])], block_hours=1.4, roster=MON_FRI)
+    assert_timeline(
+        trace,
+        [
+            ("own", 5.5, 0, "dc", False),
+            ("work", 7.0, 8.0, "dc", 0, 1.4),
+            ("close", 8.0, 0),
+        ],
+    )
+    case = team.cases[0]
+    assert case.first_work_day == pytest.approx(7.0)
+
+
+def test_a_block_cut_by_leave_counts_only_working_hours() -> None:
+    """Leave on Tuesday of week 2 cuts a block begun on Friday: Fri + Mon + 0.5 Tue worked."""
+    _team, trace = run_team(
+        [Referral(4.0, [20.0])], block_hours=20.0, roster=MON_FRI, leave=[("dc", 8.5, 2.0)]
+    )
+    work = of_kind(trace, "work")
+    assert (work[0][1], work[0][2]) == pytest.approx((4.0, 8.5))
+    assert work[0][5] == pytest.approx(2.5 * 1.4)
+    # Back on Thursday (day 10.5): the remaining 16.5 h take 11.79 working days.
+    assert work[1][1] == pytest.approx(10.5)
+    assert work[1][5] == pytest.approx(20.0 - 3.5)
+
+
+def test_competing_cases_are_cut_at_working_time_block_boundaries() -> None:
+    """Blocks of 1.4 h are one working day each: a second case cuts the first at a day's end."""
+    _team, trace = run_team(
+        [Referral(4.0, [4.2]), Referral(4.5, [1.4])],
+        block_hours=1.4,
+        roster=MON_FRI,
+        work_order=OldestFirst(),
+    )
+    work = [(e[1], e[2], e[4], e[5]) for e in of_kind(trace, "work")]
+    # Case 0 runs alone from Friday; case 1 arrives, so case 0's run is cut at the end of its
+    # first working day (Friday evening, day 5); oldest first keeps choosing case 0 on Monday.
+    assert work[0] == pytest.approx((4.0, 5.0, 0, 1.4))
+    assert work[1][0] == pytest.approx(7.0) and work[1][2] == 0

@@ -10,6 +10,7 @@ so they do not share the bookkeeping they check.
 from __future__ import annotations
 
 import itertools
+import os
 from collections import defaultdict
 from typing import Any
 
@@ -18,16 +19,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.model import ReplicationRecords, run_replication
+from sim.model import ReplicationRecords, build_detectives, run_replication
+from sim.roster import WEEKDAYS
 from sim.scenario import Scenario, validate_mapping
 
 pytestmark = pytest.mark.validation
 
 EPS = 1e-7
 SETTINGS = settings(
-    max_examples=60,
+    max_examples=int(os.environ.get("POLIT_SIM_INVARIANT_EXAMPLES", "60")),
     deadline=None,
-    derandomize=True,
+    derandomize=os.environ.get("POLIT_SIM_INVARIANT_EXAMPLES") is None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 MOVING_RULES = ("single_colleague", "spread", "sergeant_pool")
@@ -61,6 +63,10 @@ def stages(draw: st.DrawFn) -> list[dict[str, Any]]:
     return out
 
 
+# A weekly roster: some of the days of the week, each once.
+weekdays = st.lists(st.sampled_from(WEEKDAYS), min_size=1, max_size=7, unique=True)
+
+
 @st.composite
 def scenarios(draw: st.DrawFn, *, fixed_owner: bool = True) -> Scenario:
     """A small, busy scenario with heavy leave and random policies."""
@@ -70,6 +76,7 @@ def scenarios(draw: st.DrawFn, *, fixed_owner: bool = True) -> Scenario:
             "name": f"g{i}",
             "count": draw(st.integers(1, 2)),
             "fte": draw(st.sampled_from([0.3, 0.5, 0.8, 1.0])),
+            "working_days": draw(st.one_of(st.none(), weekdays)),
         }
         for i in range(n_groups)
     ]
@@ -103,6 +110,14 @@ def scenarios(draw: st.DrawFn, *, fixed_owner: bool = True) -> Scenario:
             "hours_per_week": 37,
             "block_hours": draw(st.sampled_from([None, 2.0, 7.4])),
             "detectives": groups,
+            "roster": draw(
+                st.one_of(
+                    st.none(),
+                    st.fixed_dictionaries(
+                        {"working_days": weekdays, "day_0_weekday": st.sampled_from(WEEKDAYS)}
+                    ),
+                )
+            ),
             "sergeants": 1,
         },
         "cases": {
@@ -179,20 +194,26 @@ def test_every_arrived_case_is_open_or_closed(scenario: Scenario) -> None:
 @given(scenarios())
 @SETTINGS
 def test_no_detective_works_while_absent_or_beyond_their_hours(scenario: Scenario) -> None:
-    """Work segments avoid absences, never overlap per detective, and use at most the rate."""
+    """Work segments avoid absences and days off the roster, never overlap per detective, and use
+    at most the rate over the working time they span."""
     rec = run_replication(scenario, 0, trace=True)
     assert rec.trace is not None
-    hours_per_day = {
-        name: fte * scenario.team.hours_per_week / 7.0
-        for name, fte in zip(rec.detectives["detective"], rec.detectives["fte"], strict=True)
-    }
+    team = {d.name: d for d in build_detectives(scenario)}
+    hours_per_day = {name: d.work_rate for name, d in team.items()}
+
+    def working_days(name: str, start: float, end: float) -> float:
+        clock = team[name].clock
+        return end - start if clock is None else clock.work_time(end) - clock.work_time(start)
+
     spells = absences(rec, scenario.horizon_days)
     work: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     for event in rec.trace:
         if event[0] == "work":
             _, start, end, name, _case, hours = event
             assert end >= start
-            assert hours <= (end - start) * hours_per_day[name] + EPS
+            assert hours <= working_days(name, start, end) * hours_per_day[name] + EPS
+            clock = team[name].clock
+            assert clock is None or clock.is_working(start), f"{name} starts work off the roster"
             work[name].append((start, end, hours))
     for name, segments in work.items():
         segments.sort()
