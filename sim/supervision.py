@@ -103,6 +103,10 @@ def _move(team: TeamState, case: Case, target: Detective | None) -> bool:
     """Reallocate ``case`` to ``target`` (a reallocation: it counts as inherited)."""
     if target is None or target is case.owner or case.closed_day is not None:
         return False
+    if case.owner is None:
+        # Released from an absent detective's caseload since it was flagged: it waits in the
+        # pool or the team queue, and leaves it for its new owner.
+        team.unqueue(case)
     team.assign(case, target, moved=True)
     return True
 

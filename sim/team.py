@@ -484,18 +484,19 @@ class TeamState:
         if owner is not None:
             owner.caseload.remove(case)
         else:
-            self._unqueue(case)
+            self.unqueue(case)
         self.open_cases -= 1
         if self.trace is not None:
             self.trace.append(("close", case.closed_day, case.case_id))
         for hook in self.on_close:
             hook(case)
 
-    def _unqueue(self, case: Case) -> None:
+    def unqueue(self, case: Case) -> None:
         """Take an unowned ``case`` out of the pool or the team queue, wherever it waits.
 
-        Only a case that an external unit finishes while nobody owns it (released from an absent
-        detective's caseload, or queued on arrival at an external first stage) needs this.
+        For the rare case that leaves the queue other than by allocation: one an external unit
+        finishes while nobody owns it (released from an absent detective's caseload, or queued on
+        arrival at an external first stage), or one a supervisor directs to a detective.
         """
         for i, pooled in enumerate(self.pool):
             if pooled is case:

@@ -68,7 +68,9 @@ weekdays = st.lists(st.sampled_from(WEEKDAYS), min_size=1, max_size=7, unique=Tr
 
 
 @st.composite
-def scenarios(draw: st.DrawFn, *, fixed_owner: bool = True) -> Scenario:
+def scenarios(
+    draw: st.DrawFn, *, fixed_owner: bool = True, with_supervision: bool = True
+) -> Scenario:
     """A small, busy scenario with heavy leave and random policies."""
     n_groups = draw(st.integers(1, 3))
     groups: list[dict[str, Any]] = [
@@ -148,9 +150,40 @@ def scenarios(draw: st.DrawFn, *, fixed_owner: bool = True) -> Scenario:
                 "inherited_penalty_days": draw(st.sampled_from([0.0, 10.0])),
             },
             "on_long_leave": on_leave,
+            **(draw(supervision()) if with_supervision else {}),
         },
     }
     return validate_mapping(data, "prop")
+
+
+@st.composite
+def supervision(draw: st.DrawFn) -> dict[str, Any]:
+    """Workload reviews, inspector, HR and wellbeing at random (often on, and busy)."""
+    out: dict[str, Any] = {
+        "workload_review": {
+            "every_days": draw(st.sampled_from([None, 7.0, 30.0])),
+            "gap_threshold_days": draw(st.sampled_from([3.0, 20.0])),
+            "act_probability": draw(st.sampled_from([0.0, 0.5, 1.0])),
+            "action": draw(st.sampled_from(["reallocate", "action_plan", "escalate"])),
+            "days_to_act": draw(st.sampled_from([0.0, 5.0])),
+        }
+    }
+    if draw(st.booleans()):
+        out["inspector_oversight"] = {"audit_every_days": 30.0, "act_probability": 0.8}
+    if draw(st.booleans()):
+        out["hr_support"] = {"act_probability_boost": 0.2, "days_to_act_factor": 0.5}
+    if draw(st.booleans()):
+        out["wellbeing"] = {
+            "screening": draw(st.sampled_from(["self_assessment", "psychological", "none"])),
+            "every_days": draw(st.sampled_from([30.0, 365.0])),
+            "supervision_every_days": draw(st.sampled_from([None, 14.0])),
+            "mentoring_every_days": draw(st.sampled_from([None, 21.0])),
+            "overload_rate_per_year": draw(st.sampled_from([1.5, 20.0])),
+            "threshold": draw(st.sampled_from([0.1, 0.6])),
+            "relief": draw(st.sampled_from([0.0, 0.5, 1.0])),
+            "relief_reallocate_share": draw(st.sampled_from([0.0, 0.25, 1.0])),
+        }
+    return out
 
 
 def absences(rec: ReplicationRecords, horizon: float) -> dict[str, list[tuple[float, float]]]:

@@ -319,3 +319,63 @@ def test_spreading_an_absent_colleagues_cases_beats_one_part_timer() -> None:
     pairs = zip(_metrics(spread, *names, reps=200), _metrics(one, *names, reps=200), strict=True)
     for a, b in pairs:
         assert _upper(a - b) < 0
+
+
+@pytest.mark.parametrize("pulls", [True, False])
+def test_a_supervisor_directing_a_waiting_case_takes_it_out_of_the_queue(pulls: bool) -> None:
+    """A flagged case released to the team queue (or pool) before the inspector's direction
+    takes effect leaves the queue for its new owner, so it is held once and closes once."""
+    import simpy
+
+    from sim.policies.allocation import LeastLoadedFte, TeamQueue
+    from sim.policies.reallocation import SergeantPool
+    from sim.policies.work_order import OldestFirst
+    from sim.streams import Streams
+    from sim.supervision import _move
+    from sim.team import TeamState
+
+    a, b = _detective(0), _detective(1)
+    team = TeamState(
+        simpy.Environment(),
+        [a, b],
+        allocation=TeamQueue(max_cases_per_detective=1) if pulls else LeastLoadedFte(),
+        work_order=OldestFirst(),
+        reallocation=SergeantPool(after_days=0.0),
+        stage_is_team=[True],
+        enforcement_stage=0,
+        block_hours=7.0,
+        rng=Streams(1, 0)["policy.allocation"],
+    )
+    case = Case(1, 0.0, 3, [10.0], [0.0])
+    team.open_cases += 1
+    team.enqueue(case)
+    assert len(team.queue) + len(team.pool) == 1
+    assert _move(team, case, b)
+    assert team.queue == [] and team.pool == []
+    assert b.caseload == [case] and case.owner is b and case.inherited
+    team.close(case)
+    assert b.caseload == [] and team.open_cases == 0
+
+
+def test_single_colleague_hands_over_even_when_every_colleague_is_fully_relieved() -> None:
+    """Relief steers the hand-over to an unrelieved colleague; with none, the least loaded of the
+    relieved ones takes the cases (they must be held by someone at work), never the absent one."""
+    from sim.policies.reallocation import SingleColleague
+
+    absent, relieved_busy, relieved_idle, free = (
+        _detective(0, cases=1),
+        _detective(1, cases=5),
+        _detective(2, cases=1),
+        _detective(3, cases=9),
+    )
+    absent.absences = 1
+    for d in (relieved_busy, relieved_idle):
+        d.relief = 1.0
+    cases = list(absent.caseload)
+    rule = SingleColleague(after_days=0.0)
+    team = ScriptedTeam([absent, relieved_busy, relieved_idle, free])
+    assert rule.reassign(cases, absent, team, _rng()) == [free]
+    free.absences = 1
+    assert rule.reassign(cases, absent, team, _rng()) == [relieved_idle]
+    relieved_busy.absences = relieved_idle.absences = 1
+    assert rule.reassign(cases, absent, team, _rng()) == [absent]

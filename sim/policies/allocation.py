@@ -41,16 +41,19 @@ class AllocationPolicy(Protocol):
 ALLOCATION: Registry[AllocationPolicy] = Registry("allocation")
 
 
-def least_loaded(candidates: list[Detective], *, per_fte: bool = True) -> Detective | None:
+def least_loaded(
+    candidates: list[Detective], *, per_fte: bool = True, relief: bool = True
+) -> Detective | None:
     """The candidate with the fewest open cases per FTE; ties go to the first in scenario order.
 
     A detective on wellbeing support with ``relief`` r counts as having only ``1 − r`` of their
-    capacity (fully relieved detectives are skipped); with ``per_fte`` false the FTE is ignored.
+    capacity (fully relieved detectives are skipped) unless ``relief`` is false; with ``per_fte``
+    false the FTE is ignored.
     """
     best: Detective | None = None
     best_load = float("inf")
     for detective in candidates:
-        capacity = (detective.fte if per_fte else 1.0) * (1.0 - detective.relief)
+        capacity = (detective.fte if per_fte else 1.0) * (1.0 - detective.relief if relief else 1.0)
         if capacity <= 0.0:
             continue
         load = len(detective.caseload) / capacity

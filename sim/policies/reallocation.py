@@ -66,8 +66,10 @@ class Keep:
 class SingleColleague:
     """Every case goes to one colleague: the one named, or else the least loaded present.
 
-    If the named colleague is absent too, the cases go to the least loaded present colleague;
-    with nobody present they stay where they are.
+    If the named colleague is absent too, the cases go to the least loaded present colleague
+    (counting wellbeing relief; if every present colleague is fully relieved, the least loaded of
+    them all the same, since the cases must be held by someone at work); with nobody present they
+    stay where they are.
     """
 
     after_days: Days = 28.0
@@ -78,7 +80,8 @@ class SingleColleague:
     ) -> list[Detective | None]:
         named = team.by_name(self.colleague) if self.colleague is not None else None
         if named is None or not named.present or named is absent:
-            named = least_loaded(_colleagues(absent, team))
+            colleagues = _colleagues(absent, team)
+            named = least_loaded(colleagues) or least_loaded(colleagues, relief=False)
         target = named if named is not None else absent
         return [target for _ in cases]
 
