@@ -2,9 +2,15 @@
 
 Each example is a short, busy replication: a few detectives with random FTE, leave at rates far
 above real life so that absences overlap work, reallocation and one another, random allocation,
-work-order and reallocation rules, and one to three stages of which some may be external. The
-checks read the replication's timeline (``run_replication(..., trace=True)``), not its outputs,
-so they do not share the bookkeeping they check.
+work-order and reallocation rules, one to three stages of which some may be external, weekly
+rosters, and workload reviews, inspector, HR and wellbeing switched on at random with busy
+settings. The checks read the replication's timeline (``run_replication(..., trace=True)``), not
+its outputs, so they do not share the bookkeeping they check.
+
+The default run draws 60 examples per test, derandomized so that CI is repeatable. For a longer,
+random search (each new search draws new examples)::
+
+    POLIT_SIM_INVARIANT_EXAMPLES=5000 python -m pytest tests/test_invariants.py
 """
 
 from __future__ import annotations
