@@ -60,6 +60,15 @@ __all__ = [
 GRADE_NAMES: tuple[str, ...] = tuple(g.key for g in Grade)
 GradeName = Literal["very_high", "high", "medium", "low"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _distinct_weekdays(days: list[str]) -> list[str]:
+    if len(set(days)) != len(days):
+        raise ValueError("a weekday is listed twice")
+    return days
+
+
+Weekdays = Annotated[list[Weekday], Field(min_length=1), AfterValidator(_distinct_weekdays)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", max_length=64)]
 
 
@@ -208,37 +217,19 @@ class DetectiveGroup(_Model):
     name: Identifier
     count: PositiveInt = 1
     fte: float = Field(gt=0, le=1, description="1.0 full time, 0.5 half time")
-    working_days: list[Weekday] | None = Field(
+    working_days: Weekdays | None = Field(
         None,
-        min_length=1,
         description="this group's working days, e.g. [mon, tue, wed] (default: the team's roster)",
     )
-
-    @field_validator("working_days")
-    @classmethod
-    def _distinct_days(cls, days: list[str] | None) -> list[str] | None:
-        return _distinct_weekdays(days)
-
-
-def _distinct_weekdays(days: list[str] | None) -> list[str] | None:
-    if days is not None and len(set(days)) != len(days):
-        raise ValueError("a weekday is listed twice")
-    return days
 
 
 class Roster(_Model):
     """The days of the week detectives work; their weekly hours are spread over those days."""
 
-    working_days: list[Weekday] = Field(
-        min_length=1, description="the weekdays worked, e.g. [mon, tue, wed, thu, fri]"
+    working_days: Weekdays = Field(
+        description="the weekdays worked, e.g. [mon, tue, wed, thu, fri]"
     )
     day_0_weekday: Weekday = Field("mon", description="the weekday of simulation day 0")
-
-    @field_validator("working_days")
-    @classmethod
-    def _distinct_days(cls, days: list[str]) -> list[str]:
-        _distinct_weekdays(days)
-        return days
 
 
 class Sergeants(_Model):
