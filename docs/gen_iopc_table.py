@@ -35,7 +35,7 @@ def main() -> None:
     print(
         "| scenario | reps | P(a case ≥ 600 d) [95% CI] | P(a case ≥ 365 d) [95% CI] "
         "| cases ≥ 365 d per rep. [95% CI] | worst neglect, mean (d) "
-        "| 600+ cases: inherited / `dc_pt` / both |"
+        "| 600+ cases: inherited / held by `dc_pt` / both |"
     )
     print("|---|---|---|---|---|---|---|")
     for name in names:
@@ -45,7 +45,7 @@ def main() -> None:
         over = result.cases[result.cases["longest_neglect_days"] >= 600]
         if len(over) >= 10:
             inherited = over["inherited"].to_numpy(dtype=bool)
-            held = (over["owner"] == "dc_pt").to_numpy()
+            held = (over["neglect_holder"] == "dc_pt").to_numpy()
             pooled = (
                 f"{inherited.mean():.0%} / {held.mean():.0%} / {(inherited & held).mean():.0%}"
                 f" (n={len(over)})"

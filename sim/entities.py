@@ -36,7 +36,11 @@ class Case:
     Times are in days since the start of the replication, work in hours. ``stalled_since`` is the
     start of the current interval without progress of any kind (``None`` while a detective works
     the case); ``idle_since`` the start of the current interval in which the case waits on the team
-    itself (``None`` while it is worked or parked at an external unit).
+    itself (``None`` while it is worked or parked at an external unit). ``neglect_holder`` is the
+    detective who held the case for most of its longest such interval so far (``""`` for the pool
+    or team queue); ``held_since`` is when its current holder took it, ``spell_queued`` the time the
+    current interval has spent unowned so far, and ``spell_held`` the time earlier detectives held
+    it in the current interval (None until a detective hands it on in one).
     """
 
     __slots__ = (
@@ -51,15 +55,19 @@ class Case:
         "first_work_day",
         "flagged_day",
         "grade",
+        "held_since",
         "idle_since",
         "inherited",
         "longest_gap_days",
         "longest_neglect_days",
+        "neglect_holder",
         "owner",
         "owner_changes",
         "parked",
         "priority",
         "remaining_hours",
+        "spell_held",
+        "spell_queued",
         "stage",
         "stalled_since",
         "worked_hours",
@@ -97,11 +105,51 @@ class Case:
         self.idle_since: float | None = None
         self.longest_gap_days = 0.0
         self.longest_neglect_days = 0.0
+        self.held_since = arrival_day
+        self.spell_held: dict[str, float] | None = None
+        self.spell_queued = 0.0
+        self.neglect_holder = ""
 
     @property
     def is_open(self) -> bool:
         """Whether the last stage has not finished yet."""
         return self.closed_day is None
+
+    def hand_over(self, now: float) -> None:
+        """The case changes hands now: credit its holder so far with their part of the wait."""
+        idle = self.idle_since
+        if idle is not None:
+            start = idle if idle > self.held_since else self.held_since
+            if now > start:
+                owner = self.owner
+                if owner is None:
+                    self.spell_queued += now - start
+                else:
+                    held = self.spell_held
+                    if held is None:
+                        held = self.spell_held = {}
+                    held[owner.name] = held.get(owner.name, 0.0) + (now - start)
+        self.held_since = now
+
+    def end_wait(self, now: float) -> None:
+        """The wait on the team ends now (work starts, or the horizon): keep it if the longest."""
+        idle = self.idle_since
+        if idle is None:
+            return
+        if now - idle > self.longest_neglect_days:
+            self.longest_neglect_days = now - idle
+            start = idle if idle > self.held_since else self.held_since
+            holder = "" if self.owner is None else self.owner.name
+            totals = {} if self.spell_held is None else dict(self.spell_held)
+            totals[holder] = totals.get(holder, 0.0) + (now - start)
+            if self.spell_queued > 0.0:
+                totals[""] = totals.get("", 0.0) + self.spell_queued
+            if len(totals) > 1:
+                holder = max(totals, key=totals.__getitem__)
+            self.neglect_holder = holder
+        self.idle_since = None
+        self.spell_held = None
+        self.spell_queued = 0.0
 
     def neglect_days(self, now: float) -> float:
         """How long the case has now been waiting on the team without being worked (days)."""

@@ -314,9 +314,7 @@ def _records(
             if case.stalled_since is not None:
                 case.longest_gap_days = max(case.longest_gap_days, horizon - case.stalled_since)
             if case.idle_since is not None:
-                case.longest_neglect_days = max(
-                    case.longest_neglect_days, horizon - case.idle_since
-                )
+                case.end_wait(horizon)
     nan = float("nan")
     arrival_all = np.array([c.arrival_day for c in cases])
     closed_all = np.array([nan if c.closed_day is None else c.closed_day for c in cases])
@@ -352,6 +350,7 @@ def _records(
         "owner": np.array(
             [c.owner.name if c.owner is not None else "" for c in kept], dtype=object
         ),
+        "neglect_holder": np.array([c.neglect_holder for c in kept], dtype=object),
         "worked_hours": np.array([c.worked_hours for c in kept]),
         "devices": np.array([c.devices for c in kept]),
         "target_days": targets[np.array([c.grade for c in kept], dtype=np.int64)]

@@ -51,6 +51,7 @@ CASE_COLUMNS = [
     "enforcement_day",
     "inherited",
     "owner",
+    "neglect_holder",
     "worked_hours",
     "devices",
 ]
@@ -89,6 +90,7 @@ def cases_frame(records: Iterable[ReplicationRecords], scenario: Scenario) -> pd
                 "enforcement_day": c["enforcement_day"],
                 "inherited": c["inherited"],
                 "owner": c["owner"].astype(str),
+                "neglect_holder": c["neglect_holder"].astype(str),
                 "worked_hours": c["worked_hours"],
                 "devices": c["devices"],
             }

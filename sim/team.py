@@ -187,6 +187,15 @@ class TeamState:
         previous = case.owner
         if previous is not None:
             previous.caseload.remove(case)
+            case.hand_over(self.env.now)
+        else:  # Case.hand_over, inline for the common hand-over: from the queue or pool
+            now = self.env.now
+            idle = case.idle_since
+            if idle is not None:
+                start = idle if idle > case.held_since else case.held_since
+                if now > start:
+                    case.spell_queued += now - start
+            case.held_since = now
         case.owner = detective
         detective.caseload.append(case)
         if moved:
@@ -202,6 +211,7 @@ class TeamState:
         owner = case.owner
         if owner is not None:
             owner.caseload.remove(case)
+            case.hand_over(self.env.now)
             case.owner = None
             case.owner_changes += 1
             case.inherited = True
@@ -423,9 +433,16 @@ class TeamState:
             case.stalled_since = None
         idle = case.idle_since
         if idle is not None:
-            if now - idle > case.longest_neglect_days:
-                case.longest_neglect_days = now - idle
-            case.idle_since = None
+            if case.spell_held is not None:
+                case.end_wait(now)
+            else:  # Case.end_wait, inline for a wait that no detective handed on
+                wait = now - idle
+                if wait > case.longest_neglect_days:
+                    case.longest_neglect_days = wait
+                    queued = case.spell_queued
+                    case.neglect_holder = "" if queued > wait - queued else detective.name
+                case.idle_since = None
+                case.spell_queued = 0.0
         if case.first_work_day is None:
             case.first_work_day = now
 

@@ -468,3 +468,46 @@ def test_competing_cases_are_cut_at_working_time_block_boundaries() -> None:
     # first working day (Friday evening, day 5); oldest first keeps choosing case 0 on Monday.
     assert work[0] == pytest.approx((4.0, 5.0, 0, 1.4))
     assert work[1][0] == pytest.approx(7.0) and work[1][2] == 0
+
+
+def test_the_neglect_holder_is_who_held_the_case_longest_in_its_longest_wait() -> None:
+    """Waits are credited to each holder in turn; the longest wait names its main holder."""
+    a, b = Detective(0, "a", "dc", 1.0, 7.0), Detective(1, "b", "dc", 1.0, 7.0)
+    case = Case(0, 0.0, int(Grade.MEDIUM), [10.0], [0.0])
+    assert case.neglect_holder == ""
+    case.owner, case.idle_since = a, 0.0
+    case.hand_over(10.0)  # a held it 10 days of the wait, then b 30
+    case.owner = b
+    case.end_wait(40.0)
+    assert (case.longest_neglect_days, case.neglect_holder) == (40.0, "b")
+    case.idle_since = 50.0  # a shorter wait, partly unowned: the record stands
+    case.hand_over(60.0)
+    case.owner = None
+    case.end_wait(70.0)
+    assert (case.longest_neglect_days, case.neglect_holder) == (40.0, "b")
+    case.owner, case.held_since, case.idle_since = a, 95.0, 100.0  # held before the wait began
+    case.hand_over(105.0)  # a 5 days, b 45, a 10: b again, over 60 days
+    case.owner = b
+    case.hand_over(150.0)
+    case.owner = a
+    case.end_wait(160.0)
+    assert (case.longest_neglect_days, case.neglect_holder) == (60.0, "b")
+    assert case.idle_since is None and case.spell_held is None
+
+
+def test_a_case_inherited_during_its_wait_names_the_colleague_who_held_it() -> None:
+    """a's case waits behind a's long case; a goes on leave and b (busy) inherits it."""
+    referrals = [Referral(0.0, [30.0]), Referral(0.1, [1.0]), Referral(0.2, [20.0])]
+    team, _trace = run_team(
+        referrals,
+        [("a", 1.0), ("b", 1.0)],
+        allocation=FixedOwner(owner="a"),
+        reallocation=SingleColleague(after_days=2.0, colleague="b"),
+        leave=[("a", 5.0, 100.0)],
+        until=200.0,
+    )
+    case = team.cases[1]
+    # Waiting from day 0.1: a held it to day 7 (leave from day 5, handed over after 2 days),
+    # then b, who works a's long case first (25 h left: to day 32) and this one from day 32.
+    assert case.inherited and case.neglect_holder == "b"
+    assert case.longest_neglect_days == pytest.approx(32.0 - 0.1)

@@ -312,3 +312,54 @@ def test_cases_leave_an_absent_detective_after_after_days(scenario: Scenario) ->
             owner.pop(event[2], None)
     for deadline, name, _end in deadlines:
         check(deadline, name)
+
+
+@given(scenarios())
+@SETTINGS
+def test_the_neglect_holder_held_the_case_longest_in_its_longest_wait(scenario: Scenario) -> None:
+    """Rebuilt from the timeline: each case's longest wait on the team ends at a work start (or
+    the horizon) and begins at a moment of progress; whoever held the case for most of it, by the
+    ownership events, is its ``neglect_holder``."""
+    rec = run_replication(scenario, 0, trace=True)
+    assert rec.trace is not None
+    horizon = scenario.horizon_days
+    owns: dict[int, list[tuple[float, str]]] = defaultdict(list)
+    starts: dict[int, list[float]] = defaultdict(list)
+    progress: dict[int, list[float]] = defaultdict(list)
+    for event in rec.trace:
+        if event[0] == "own":
+            owns[event[2]].append((event[1], event[3] or ""))
+        elif event[0] == "work":
+            starts[event[4]].append(event[1])
+            progress[event[4]].append(event[2])
+        elif event[0] == "external":
+            progress[event[2]].append(event[1])
+    c = rec.cases
+    checked = 0
+    for case_id, arrival, longest, holder in zip(
+        c["case_id"], c["arrival_day"], c["longest_neglect_days"], c["neglect_holder"], strict=True
+    ):
+        if longest <= EPS:
+            continue
+        spell = None
+        for begin in [arrival, *progress[case_id]]:
+            end = min((t for t in starts[case_id] if t >= begin - 1e-12), default=horizon)
+            if abs(end - begin - longest) < 1e-7:
+                spell = (begin, end)
+                break
+        if spell is None:
+            continue
+        begin, end = spell
+        held: dict[str, float] = defaultdict(float)
+        timeline = [(arrival, ""), *owns[case_id]]  # unowned (queued) until first owned
+        for k, (since, who) in enumerate(timeline):
+            until = timeline[k + 1][0] if k + 1 < len(timeline) else horizon
+            if min(until, end) > max(since, begin):
+                held[who] += min(until, end) - max(since, begin)
+        most = max(held.values())
+        assert held[holder] >= most - 1e-7, (case_id, holder, dict(held), spell)
+        checked += 1
+    # A wait that ended when a block began that was still running at the horizon has no work
+    # entry in the timeline to rebuild it from: at most one such block per detective.
+    waited = int(np.sum(c["longest_neglect_days"] > EPS))
+    assert checked >= waited - len(rec.detectives["detective"]), (checked, waited)

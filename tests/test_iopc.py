@@ -85,6 +85,10 @@ def test_the_as_was_scenario_reproduces_long_neglect_of_inherited_cases() -> Non
     long = cases[cases["longest_neglect_days"] > 600]
     assert long["inherited"].mean() > 0.5
     assert (long["owner"] == "dc_pt").mean() > 0.5
+    # The part-timer held them through their long wait, and most had been handed to her.
+    held_by_pt = (long["neglect_holder"] == "dc_pt").to_numpy()
+    assert held_by_pt.mean() > 0.8
+    assert (held_by_pt & long["inherited"].to_numpy(dtype=bool)).mean() > 0.5
     # The reforms work through the supervisors acting on flagged cases.
     acted = after.replications["action_plans"] + after.replications["review_reallocations"]
     assert acted.mean() > 0
