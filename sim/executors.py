@@ -216,6 +216,9 @@ def _versions() -> dict[str, str]:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
+    from sim.results import model_fingerprint
+
+    out["model code"] = model_fingerprint()
     return out
 
 

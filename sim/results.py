@@ -6,6 +6,8 @@ failed write never leaves a half-written result behind.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import platform
@@ -22,7 +24,7 @@ import pandas as pd
 from sim.experiment import Result
 from sim.scenario import Scenario, scenario_dump, scenario_hash
 
-__all__ = ["package_versions", "read_result_tables", "write_result"]
+__all__ = ["model_fingerprint", "package_versions", "read_result_tables", "write_result"]
 
 PACKAGES = ("polit-sim", "simpy", "numpy", "scipy", "pandas", "pyarrow", "pydantic", "matplotlib")
 
@@ -38,6 +40,41 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+# The modules whose code decides what a replication produces (not how results are shown).
+MODEL_MODULES = (
+    "distributions.py",
+    "entities.py",
+    "experiment.py",
+    "metrics.py",
+    "model.py",
+    "processes.py",
+    "roster.py",
+    "scenario.py",
+    "statistics.py",
+    "streams.py",
+    "supervision.py",
+    "sweep.py",
+    "team.py",
+    "policies/*.py",
+)
+
+
+@functools.cache
+def model_fingerprint() -> str:
+    """A short hash of the model's source code: equal fingerprints, equal results for a seed.
+
+    The package version does not change with every edit of the model; this does, so that a
+    sweep is never resumed, nor a stored result taken as current, across a change of the code.
+    """
+    package = Path(__file__).resolve().parent
+    digest = hashlib.blake2b(digest_size=8)
+    for pattern in MODEL_MODULES:
+        for path in sorted(package.glob(pattern)):
+            digest.update(path.relative_to(package).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def manifest(scenario: Scenario, seed: int, replications: int, **extra: Any) -> dict[str, Any]:
     """What a reader needs to reproduce a result: the resolved scenario, its hash, the seed."""
     return {
@@ -47,6 +84,7 @@ def manifest(scenario: Scenario, seed: int, replications: int, **extra: Any) -> 
         "replications": replications,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": package_versions(),
+        "model_fingerprint": model_fingerprint(),
         "scenario": scenario_dump(scenario),
         **extra,
     }

@@ -94,7 +94,7 @@ def sweep(
     """Run a scenario over a design of parameter values; store one row per run in --out."""
     from sim.cli import fail_input, load_or_exit
     from sim.executors import Done, ExecutorError, run_sweep
-    from sim.results import package_versions
+    from sim.results import model_fingerprint, package_versions
     from sim.scenario import ScenarioError, scenario_dump
     from sim.store import SweepStore
     from sim.sweep import build_design, model_key, resolve_points, runs_of, same_as
@@ -123,6 +123,7 @@ def sweep(
         "command": ["polit-sim", *sys.argv[1:]],
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": package_versions(),
+        "model_fingerprint": model_fingerprint(),
     }
     if (folder / "sweep.json").exists():
         if not resume:
@@ -131,6 +132,14 @@ def sweep(
         same = all(old.get(k) == info[k] for k in ("seed", "base_hash"))
         if not same or old.get("design", {}).get("points") != info["design"]["points"]:
             fail_input([f"{folder}: holds a different sweep (design, scenario or seed differ)"])
+        if old.get("model_fingerprint", info["model_fingerprint"]) != info["model_fingerprint"]:
+            fail_input(
+                [
+                    f"{folder}: sweep.json: model_fingerprint: its runs were made by other model "
+                    f"code ({old['model_fingerprint']}, this is {info['model_fingerprint']}); "
+                    "resume with that code or choose another --out"
+                ]
+            )
         info["created_utc"] = old.get("created_utc", info["created_utc"])
         info["replications"] = max(n_reps, int(old.get("replications", 0)))
     runs = runs_of(design, scenarios, n_reps, root_seed)

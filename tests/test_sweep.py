@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 from sim.cli import cli
 from sim.executors import CRASH_ENV
+from sim.results import model_fingerprint
 from sim.scenario import load_scenario
 from sim.store import SweepStore
 from sim.sweep import build_design, resolve_points, run_id, runs_of, same_as
@@ -129,6 +130,24 @@ def test_serial_and_processes_store_identical_rows(short: Path, tmp_path: Path) 
         tables[executor] = SweepStore(out).table()
     assert len(tables["serial"]) == 4 * 3
     pd.testing.assert_frame_equal(tables["serial"], tables["processes"])
+
+
+def test_a_sweep_made_by_other_model_code_is_not_resumed(short: Path, tmp_path: Path) -> None:
+    """--resume refuses a folder whose runs other model code made (exit 2, one line, untouched)."""
+    out = tmp_path / "sweep"
+    args = [str(short), "--grid", "team.detectives.0.count=4,6", "--executor", "serial"]
+    assert CliRunner().invoke(cli, ["sweep", "--quiet", *args, "--out", str(out)]).exit_code == 0
+    info_path = out / "sweep.json"
+    info = json.loads(info_path.read_text())
+    assert info["model_fingerprint"] == model_fingerprint()
+    info["model_fingerprint"] = "0123456789abcdef"
+    info_path.write_text(json.dumps(info))
+    before = sorted(p.name for p in out.rglob("*"))
+    result = CliRunner().invoke(cli, ["sweep", "--quiet", *args, "--out", str(out), "--resume"])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "model_fingerprint" in lines[0] and "0123456789abcdef" in lines[0]
+    assert sorted(p.name for p in out.rglob("*")) == before
 
 
 def test_a_run_that_always_kills_its_worker_fails_alone(short: Path, tmp_path: Path) -> None:
