@@ -140,7 +140,7 @@ class Case:
             self.longest_neglect_days = now - idle
             start = idle if idle > self.held_since else self.held_since
             holder = "" if self.owner is None else self.owner.name
-            totals = {} if self.spell_held is None else dict(self.spell_held)
+            totals = self.spell_held if self.spell_held is not None else {}  # reset below
             totals[holder] = totals.get(holder, 0.0) + (now - start)
             if self.spell_queued > 0.0:
                 totals[""] = totals.get("", 0.0) + self.spell_queued
