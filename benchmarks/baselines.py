@@ -7,7 +7,7 @@ horizon and the mean of those customers' waits in queue, plus the wall time of t
 (model construction and result extraction are excluded).
 
 Rates are per time unit and times are in the same unit (per day and days in this project). The
-mean wait can be compared with :func:`sim.theory.mmc_mean_wait`; there is no warm-up period, so
+mean wait can be compared with :func:`~sim.analysis.theory.mmc_mean_wait`; there is no warm-up, so
 the estimate carries the (small, for long horizons) bias of starting from an empty system.
 
 Importing this module has no side effects. Example::

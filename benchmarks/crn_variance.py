@@ -29,10 +29,10 @@ import numpy as np
 import pandas as pd
 from numpy.random import PCG64, Generator, SeedSequence
 
-import sim.model
-from sim.experiment import simulate
+import sim.engine.replication
+from sim.engine.streams import Streams, stable_hash
+from sim.experiments.replications import simulate
 from sim.scenario import Scenario, load_scenario
-from sim.streams import Streams, stable_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = (
@@ -82,12 +82,12 @@ def metrics_of(
     """Per-replication metrics, with ``streams`` standing in for :class:`Streams` if given."""
     if streams is Streams:
         return simulate(scenario, n, seed, workers=workers).replications.set_index("replication")
-    original = sim.model.Streams
-    sim.model.Streams = streams  # type: ignore[misc]
+    original = sim.engine.replication.Streams
+    sim.engine.replication.Streams = streams  # type: ignore[misc]
     try:  # a patched class does not reach spawned workers: run here
         return simulate(scenario, n, seed).replications.set_index("replication")
     finally:
-        sim.model.Streams = original  # type: ignore[misc]
+        sim.engine.replication.Streams = original  # type: ignore[misc]
 
 
 def correlation(x: pd.Series, y: pd.Series) -> float:

@@ -5,10 +5,10 @@ full-time detectives each supplying 1 hour of case work a day (``hours_per_week:
 stage of exponential effort with a mean of 1 hour (so μ = 1 a day), ``team_queue`` allocation
 with a cap of one case per detective, ``oldest_first`` work order, no leave and no warm-up.
 
-polit-sim is timed end to end through :func:`sim.model.run_replication` (drawing the referrals,
-the run, building the records); the scenario is validated once, before timing. The two
-references time only their run (see :mod:`benchmarks.baselines`). Customers are services
-completed before the horizon; throughput is customers per wall-clock second.
+polit-sim is timed end to end through :func:`~sim.engine.replication.run_replication`
+(drawing the referrals, the run, building the records); the scenario is validated once,
+before timing. The two references time only their run (see :mod:`benchmarks.baselines`).
+Customers are services completed before the horizon; throughput is customers per wall-clock second.
 
 The machine is shared, so the three are interleaved over several rounds (a different seed each
 round, the order rotated each round) and the ratios are reported as medians with min–max.
@@ -36,11 +36,11 @@ import click
 import numpy as np
 
 from benchmarks.baselines import BaselineResult, bare_simpy_mmc, ciw_mmc
-from sim.model import run_replication
-from sim.results import package_versions
+from sim.analysis.statistics import mean_ci
+from sim.analysis.theory import mmc_mean_wait
+from sim.engine.replication import run_replication
+from sim.experiments.results import package_versions
 from sim.scenario import Scenario, validate_mapping
-from sim.statistics import mean_ci
-from sim.theory import mmc_mean_wait
 
 __all__ = ["mmc_scenario", "polit_sim_mmc", "run_rounds"]
 

@@ -11,7 +11,7 @@ next one's peak: the process reads its resident-set high-water mark (``ru_maxrss
 imports and after the run, and times ``run_replication`` end to end. A separate process per
 configuration runs under ``tracemalloc`` (untimed, as tracing slows the run) for the peak of the
 memory Python allocates during the run. The per-case table is the DataFrame of
-:func:`sim.statistics.cases_frame` (its deep memory use).
+:func:`sim.analysis.statistics.cases_frame` (its deep memory use).
 
 The wall time is fitted as ``a + b·referrals`` by least squares, with R² and residuals, over
 every configuration and, to isolate the horizon, at each demand (one team size) separately.
@@ -40,9 +40,9 @@ import click
 import numpy as np
 from scipy import stats
 
-from sim.model import run_replication
+from sim.analysis.statistics import cases_frame, replication_metrics
+from sim.engine.replication import run_replication
 from sim.scenario import Scenario, load_scenario
-from sim.statistics import cases_frame, replication_metrics
 
 __all__ = ["fit_linear", "measure", "scaled_scenario"]
 

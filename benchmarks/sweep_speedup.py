@@ -40,7 +40,7 @@ from typing import Any
 import click
 import pandas as pd
 
-from sim.store import SweepStore
+from sim.experiments.store import SweepStore
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = "s = 0\nfor i in range(10_000_000):\n    s += i * i\n"

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from sim.cli import cli
+from sim.cli.app import cli
 from sim.policies import ALLOCATION
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sim.cli import cli
-from sim.compare_report import scenario_differences
+from sim.cli.app import cli
+from sim.report.compare import scenario_differences
 
 SHORT = ("horizon_days=500", "warmup_days=100")
 FILES = ["scenarios/polit_2016_as_was.yaml", "scenarios/reform_workload_reviews.yaml"]

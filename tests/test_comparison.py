@@ -10,8 +10,13 @@ import pytest
 from click.testing import CliRunner
 from scipy import stats
 
-from sim.cli import cli
-from sim.compare import comparison_table, paired_difference, precision_status, run_comparison
+from sim.cli.app import cli
+from sim.experiments.compare import (
+    comparison_table,
+    paired_difference,
+    precision_status,
+    run_comparison,
+)
 from sim.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

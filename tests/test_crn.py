@@ -11,16 +11,16 @@ import pytest
 import simpy
 from numpy.random import PCG64, Generator, SeedSequence
 
-from sim.compare import run_comparison
-from sim.distributions import Exponential
-from sim.entities import Detective
-from sim.experiment import simulate
-from sim.metrics import METRICS, WELLBEING_ROUTES
-from sim.model import run_replication
-from sim.processes import takes_sick_leave
+from sim.analysis.statistics import replication_metrics
+from sim.domain.distributions import Exponential
+from sim.domain.entities import Detective
+from sim.domain.metrics import METRICS, WELLBEING_ROUTES
+from sim.engine.processes import takes_sick_leave
+from sim.engine.replication import run_replication
+from sim.engine.team import TeamState
+from sim.experiments.compare import run_comparison
+from sim.experiments.replications import simulate
 from sim.scenario import load_scenario
-from sim.statistics import replication_metrics
-from sim.team import TeamState
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,7 +80,7 @@ def test_sickness_candidates_do_not_depend_on_the_episodes_taken() -> None:
 
 
 def test_catalogue_names_every_metric_a_replication_yields() -> None:
-    """sim.metrics lists exactly the metrics replication_metrics returns (all routes on)."""
+    """sim.domain.metrics lists exactly the metrics replication_metrics returns (all routes on)."""
     scenario = load_scenario(
         ROOT / "scenarios" / "polit_after_reforms.yaml",
         ["horizon_days=120", "warmup_days=0", "policies.wellbeing.screening=self_assessment"],

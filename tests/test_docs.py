@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 import sim.policies
-from sim.model import run_replication
+from sim.analysis.statistics import CASE_COLUMNS, replication_metrics
+from sim.engine.replication import run_replication
 from sim.policies import Registry
 from sim.scenario import Scenario, load_scenario
-from sim.statistics import CASE_COLUMNS, replication_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS_DOC = ROOT / "docs" / "scenarios.md"

@@ -1,6 +1,7 @@
 """Unit tests of the engine in SimPy's style: tiny teams, fixed efforts, exact timelines.
 
-Each test wires a :class:`sim.team.TeamState` by hand, schedules a handful of referrals at fixed
+Each test wires a :class:`~sim.engine.team.TeamState` by hand, schedules a handful of referrals at
+fixed
 days (and, where needed, leave at fixed days), runs the clock and compares the timeline the
 engine traces with the one worked out by hand in the test. Unless a test says otherwise,
 ``hours_per_week = 7`` so that a 1.0-FTE detective supplies exactly one hour of case work per
@@ -16,7 +17,10 @@ from typing import Any
 import pytest
 import simpy
 
-from sim.entities import Case, Detective, Grade
+from sim.domain.entities import Case, Detective, Grade
+from sim.engine.roster import WeeklyClock
+from sim.engine.streams import Streams
+from sim.engine.team import ExternalUnit, TeamState
 from sim.policies import (
     AllocationPolicy,
     ReallocationPolicy,
@@ -25,9 +29,6 @@ from sim.policies import (
 from sim.policies.allocation import FixedOwner, LeastLoadedFte, RoundRobin, TeamQueue
 from sim.policies.reallocation import Keep, SergeantPool, SingleColleague, Spread
 from sim.policies.work_order import GradeThenOldest, OldestFirst
-from sim.roster import WeeklyClock
-from sim.streams import Streams
-from sim.team import ExternalUnit, TeamState
 
 Event = tuple[Any, ...]
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from sim.cli import cli
-from sim.compare import check_expectations
+from sim.cli.app import cli
+from sim.experiments.compare import check_expectations
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

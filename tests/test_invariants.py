@@ -25,8 +25,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.model import ReplicationRecords, build_detectives, run_replication
-from sim.roster import WEEKDAYS
+from sim.engine.replication import ReplicationRecords, build_detectives, run_replication
+from sim.engine.roster import WEEKDAYS
 from sim.scenario import Scenario, validate_mapping
 
 pytestmark = pytest.mark.validation

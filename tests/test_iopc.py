@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.experiment import simulate
+from sim.experiments.replications import simulate
 from sim.scenario import load_scenario, scenario_dump
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"

@@ -24,12 +24,12 @@ import pandas as pd
 import pytest
 from pydantic import TypeAdapter
 
-from sim.distributions import Distribution
-from sim.experiment import simulate
-from sim.model import run_replication
+from sim.analysis.statistics import mean_ci
+from sim.analysis.theory import erlang_c, mg1_mean_wait, mmc_mean_wait, priority_mg1_mean_waits
+from sim.domain.distributions import Distribution
+from sim.engine.replication import run_replication
+from sim.experiments.replications import simulate
 from sim.scenario import Scenario, load_scenario, validate_mapping
-from sim.statistics import mean_ci
-from sim.theory import erlang_c, mg1_mean_wait, mmc_mean_wait, priority_mg1_mean_waits
 
 pytestmark = pytest.mark.validation
 

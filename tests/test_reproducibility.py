@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from sim.cli import cli
-from sim.experiment import simulate
-from sim.model import draw_referrals
+from sim.cli.app import cli
+from sim.engine.replication import draw_referrals
+from sim.engine.streams import Streams
+from sim.experiments.replications import simulate
 from sim.scenario import Scenario, apply_overrides, load_scenario
-from sim.streams import Streams
 
 BASELINE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml"
 SHORT = ["horizon_days=900", "warmup_days=180"]

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.roster import WEEKDAYS, WeeklyClock
+from sim.engine.roster import WEEKDAYS, WeeklyClock
 from sim.scenario import ScenarioError, validate_mapping
 
 MON_FRI = ["mon", "tue", "wed", "thu", "fri"]
@@ -162,7 +162,7 @@ def test_a_rostered_team_supplies_its_weekly_hours_on_working_days() -> None:
 
 def test_a_group_roster_overrides_the_team_roster() -> None:
     """A group's working_days replace the team's roster for that group only."""
-    from sim.model import build_detectives
+    from sim.engine.replication import build_detectives
 
     data = _rostered({"working_days": MON_FRI})
     data["team"]["detectives"] = [
@@ -178,7 +178,7 @@ def test_a_group_roster_overrides_the_team_roster() -> None:
 
 
 def test_no_roster_is_every_day_alike() -> None:
-    from sim.model import build_detectives
+    from sim.engine.replication import build_detectives
 
     (d, _other) = build_detectives(validate_mapping(_rostered(None), "x.yaml"))
     assert d.clock is None

@@ -12,7 +12,7 @@ import yaml
 from scipy import stats
 
 import sim
-from sim.distributions import (
+from sim.domain.distributions import (
     Empirical,
     Exponential,
     Fixed,
@@ -21,9 +21,9 @@ from sim.distributions import (
     Triangular,
     Uniform,
 )
+from sim.engine.streams import Streams
 from sim.policies import ALLOCATION, REALLOCATION, WORK_ORDER, Registry
 from sim.scenario import ScenarioError, apply_overrides, load_scenario, scenario_hash
-from sim.streams import Streams
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO_FILES = sorted((ROOT / "scenarios").glob("*.yaml"))

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from numpy.random import Generator
 
-from sim.entities import Case, Detective
-from sim.model import ReplicationRecords, run_replication
+from sim.analysis.statistics import mean_ci, replication_metrics
+from sim.domain.entities import Case, Detective
+from sim.engine.replication import ReplicationRecords, run_replication
 from sim.policies import WORKLOAD_REVIEW
 from sim.policies.review import GapThreshold, combined_probability
 from sim.scenario import Scenario, load_scenario
-from sim.statistics import mean_ci, replication_metrics
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 AS_WAS = SCENARIOS / "polit_2016_as_was.yaml"
@@ -327,12 +327,12 @@ def test_a_supervisor_directing_a_waiting_case_takes_it_out_of_the_queue(pulls: 
     takes effect leaves the queue for its new owner, so it is held once and closes once."""
     import simpy
 
+    from sim.engine.streams import Streams
+    from sim.engine.supervision import _move
+    from sim.engine.team import TeamState
     from sim.policies.allocation import LeastLoadedFte, TeamQueue
     from sim.policies.reallocation import SergeantPool
     from sim.policies.work_order import OldestFirst
-    from sim.streams import Streams
-    from sim.supervision import _move
-    from sim.team import TeamState
 
     a, b = _detective(0), _detective(1)
     team = TeamState(

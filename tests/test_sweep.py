@@ -17,12 +17,12 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from sim.cli import cli
-from sim.executors import CRASH_ENV
-from sim.results import model_fingerprint
+from sim.cli.app import cli
+from sim.experiments.executors import CRASH_ENV
+from sim.experiments.results import model_fingerprint
+from sim.experiments.store import SweepStore
+from sim.experiments.sweep import build_design, resolve_points, run_id, runs_of, same_as
 from sim.scenario import load_scenario
-from sim.store import SweepStore
-from sim.sweep import build_design, resolve_points, run_id, runs_of, same_as
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"

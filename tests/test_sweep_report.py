@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from sim.cli import cli
+from sim.cli.app import cli
+from sim.experiments.sweep import build_design
+from sim.report.sweep import parse_expect, sobol_indices, target_region
 from sim.scenario import load_scenario
-from sim.sweep import build_design
-from sim.sweep_report import parse_expect, sobol_indices, target_region
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"

@@ -1,4 +1,4 @@
-"""Checks of the textbook queueing formulas in ``sim.theory`` against hand-computed values.
+"""Checks of the textbook queueing formulas in ``sim.analysis.theory`` against hand-computed values.
 
 Hand computations used below:
 
@@ -22,7 +22,7 @@ from fractions import Fraction
 
 import pytest
 
-from sim.theory import (
+from sim.analysis.theory import (
     erlang_b,
     erlang_c,
     exponential_second_moment,

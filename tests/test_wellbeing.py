@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.entities import Detective
-from sim.model import run_replication
+from sim.analysis.statistics import mean_ci, replication_metrics
+from sim.domain.entities import Detective
+from sim.engine.replication import run_replication
 from sim.policies import WELLBEING
 from sim.policies.allocation import least_loaded
 from sim.policies.wellbeing import StrainModel
 from sim.scenario import Scenario, load_scenario
-from sim.statistics import mean_ci, replication_metrics
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 AS_WAS = SCENARIOS / "polit_2016_as_was.yaml"

@@ -12,7 +12,7 @@ from typing import Annotated, Protocol
 from numpy.random import Generator
 from pydantic import Field
 
-from sim.entities import Case, Detective
+from sim.domain.entities import Case, Detective
 from sim.policies.base import Registry, TeamView
 
 __all__ = [

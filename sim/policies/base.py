@@ -28,7 +28,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from sim.entities import Detective
+from sim.domain.entities import Detective
 
 __all__ = ["Registry", "TeamView"]
 

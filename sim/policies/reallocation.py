@@ -9,7 +9,7 @@ from typing import Annotated, Protocol
 from numpy.random import Generator
 from pydantic import Field
 
-from sim.entities import Case, Detective
+from sim.domain.entities import Case, Detective
 from sim.policies.allocation import least_loaded
 from sim.policies.base import Registry, TeamView
 

@@ -1,6 +1,6 @@
 """Workload review: which cases a sergeant flags, and what the sergeant does about them.
 
-A review policy decides; :mod:`sim.supervision` acts. At every review the process hands the
+A review policy decides; :mod:`sim.engine.supervision` acts. At every review the process hands the
 policy each case of the detectives the sergeant has time for; the policy says whether the case is
 flagged (it has waited on the team longer than the threshold) and, for a flagged case, what
 happens: nothing, a reallocation, an action plan, or an escalation to the inspector.
@@ -18,7 +18,7 @@ from typing import Annotated, Literal, Protocol
 from numpy.random import Generator
 from pydantic import Field
 
-from sim.entities import Case, Detective
+from sim.domain.entities import Case, Detective
 from sim.policies.allocation import least_loaded
 from sim.policies.base import Registry, TeamView
 

@@ -19,7 +19,8 @@ route sees. A route notices a detective when ``disclosure · s + noise_sd · z �
 their symptoms in employer screening, Marshall et al. 2021), a psychological screening all of it,
 a sergeant's wellbeing supervision and a mentor in between (assumptions).
 
-A policy decides; :mod:`sim.supervision` runs the update and the routes as processes and acts.
+A policy decides; :mod:`sim.engine.supervision` runs the update and the routes as processes
+and acts.
 """
 
 from __future__ import annotations

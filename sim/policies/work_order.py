@@ -7,7 +7,7 @@ from typing import Annotated, Protocol
 
 from pydantic import Field
 
-from sim.entities import Case
+from sim.domain.entities import Case
 from sim.policies.base import Registry
 
 __all__ = ["WORK_ORDER", "GradeThenOldest", "OldestFirst", "WorkOrderPolicy"]

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.experiment import Result
+from sim.experiments.replications import Result
 from sim.scenario import Scenario, scenario_dump, scenario_hash
 
 __all__ = ["model_fingerprint", "package_versions", "read_result_tables", "write_result"]
@@ -42,20 +42,13 @@ def package_versions() -> dict[str, str]:
 
 # The modules whose code decides what a replication produces (not how results are shown).
 MODEL_MODULES = (
-    "distributions.py",
-    "entities.py",
-    "experiment.py",
-    "metrics.py",
-    "model.py",
-    "processes.py",
-    "roster.py",
-    "scenario.py",
-    "statistics.py",
-    "streams.py",
-    "supervision.py",
-    "sweep.py",
-    "team.py",
+    "domain/*.py",
+    "engine/*.py",
     "policies/*.py",
+    "scenario/*.py",
+    "analysis/statistics.py",
+    "experiments/replications.py",
+    "experiments/sweep.py",
 )
 
 
@@ -66,7 +59,7 @@ def model_fingerprint() -> str:
     The package version does not change with every edit of the model; this does, so that a
     sweep is never resumed, nor a stored result taken as current, across a change of the code.
     """
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]
     digest = hashlib.blake2b(digest_size=8)
     for pattern in MODEL_MODULES:
         for path in sorted(package.glob(pattern)):

@@ -1,8 +1,8 @@
 """The SimPy processes of a replication: leave (and, from other modules, supervision).
 
-Processes act; they ask :class:`sim.team.TeamState` (and through it the policies) what to do.
+Processes act; they ask :class:`sim.engine.team.TeamState` (and through it the policies) what to do.
 Each is a generator function whose docstring says it is a process. Referrals and detectives'
-blocks of work, the hot paths, are event chains inside :class:`sim.team.TeamState`.
+blocks of work, the hot paths, are event chains inside :class:`sim.engine.team.TeamState`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 import simpy
 from numpy.random import Generator
 
-from sim.distributions import Distribution
-from sim.entities import Detective
-from sim.team import TeamState
+from sim.domain.distributions import Distribution
+from sim.domain.entities import Detective
+from sim.engine.team import TeamState
 
 __all__ = [
     "takes_annual_leave",

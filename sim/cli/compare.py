@@ -1,4 +1,4 @@
-"""The ``compare`` command (registered on :data:`sim.cli.cli`); the work is in :mod:`sim.compare`.
+"""The ``compare`` command; the work is in :mod:`sim.experiments.compare`.
 
 Exit status: 0 compared, every ``expect:`` threshold met or inconclusive; 1 compared, but a
 threshold is broken (each is listed with its estimate and CI); 2 bad input, nothing written.
@@ -68,9 +68,9 @@ def compare(
     Writes comparison.csv (per metric and scenario: mean, 95% CI, paired difference from the
     baseline and its CI), figures, report.html, manifest.json and scenarios/<name>/.
     """
-    from sim.cli import ProgressBar, fail_input, load_or_exit
-    from sim.compare import run_comparison, write_comparison
-    from sim.metrics import known_metrics, unknown_metrics
+    from sim.cli.common import ProgressBar, fail_input, load_or_exit
+    from sim.domain.metrics import known_metrics, unknown_metrics
+    from sim.experiments.compare import run_comparison, write_comparison
     from sim.scenario import ScenarioError, load_scenario
 
     paths = list(files)
@@ -124,7 +124,7 @@ def compare(
     out_dir = Path(out) if out else Path("results") / f"compare_{comparison.baseline}"
     extras = None
     if not no_figures:
-        from sim.compare_report import write_figures_and_report
+        from sim.report.compare import write_figures_and_report
 
         extras = write_figures_and_report
     write_comparison(

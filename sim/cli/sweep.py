@@ -1,4 +1,4 @@
-"""The ``sweep`` and ``sweep-report`` commands (registered on :data:`sim.cli.cli`).
+"""The ``sweep`` and ``sweep-report`` commands (assembled into the group by :mod:`sim.cli.app`).
 
 Exit status as for every command: 0 every run stored; 1 the sweep finished but some runs failed
 (each is listed); 2 bad input (one line per problem, nothing written).
@@ -92,12 +92,12 @@ def sweep(
     quiet: bool,
 ) -> None:
     """Run a scenario over a design of parameter values; store one row per run in --out."""
-    from sim.cli import fail_input, load_or_exit
-    from sim.executors import Done, ExecutorError, run_sweep
-    from sim.results import model_fingerprint, package_versions
+    from sim.cli.common import fail_input, load_or_exit
+    from sim.experiments.executors import Done, ExecutorError, run_sweep
+    from sim.experiments.results import model_fingerprint, package_versions
+    from sim.experiments.store import SweepStore
+    from sim.experiments.sweep import build_design, model_key, resolve_points, runs_of, same_as
     from sim.scenario import ScenarioError, scenario_dump
-    from sim.store import SweepStore
-    from sim.sweep import build_design, model_key, resolve_points, runs_of, same_as
 
     base = load_or_exit(file, overrides)
     root_seed = base.seed if seed is None else seed
@@ -206,8 +206,8 @@ def sweep(
 )
 def sweep_report(folder: str, out: str | None, expect: tuple[str, ...]) -> None:
     """Tables and figures of a sweep: metrics against parameters, Sobol indices, target region."""
-    from sim.cli import fail_input
-    from sim.sweep_report import ReportError, parse_expect_option, write_sweep_report
+    from sim.cli.common import fail_input
+    from sim.report.sweep import ReportError, parse_expect_option, write_sweep_report
 
     try:
         thresholds = parse_expect_option(expect) if expect else None

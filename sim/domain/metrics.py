@@ -1,6 +1,7 @@
 """The catalogue of per-replication metric names: which exist, their units and plain labels.
 
-:func:`sim.statistics.replication_metrics` computes the metrics; this module only names them, so
+:func:`~sim.analysis.statistics.replication_metrics` computes the metrics; this module only
+names them, so
 that a scenario's ``expect:`` thresholds can be checked when the file is loaded (before anything
 runs) and figures can label their axes with units. It imports nothing from the engine, so the
 scenario schema can use it. ``tests/test_compare.py`` checks that the catalogue and the metrics a

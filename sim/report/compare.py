@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.compare import HEADLINE_METRICS, Comparison
-from sim.experiment import Result
-from sim.plots import (
+from sim.experiments.compare import HEADLINE_METRICS, Comparison
+from sim.experiments.replications import Result
+from sim.experiments.results import package_versions
+from sim.report.figures import (
     backlog_figure,
     case_timeline_figure,
     detective_heatmap_figure,
@@ -27,7 +28,6 @@ from sim.plots import (
     neglect_survival_figure,
     save_figure,
 )
-from sim.results import package_versions
 from sim.scenario import scenario_dump, scenario_hash
 
 __all__ = [

@@ -110,7 +110,7 @@ def neglect_survival_figure(
 def _label(metric: str) -> str:
     """The metric's plain label with its unit, or the bare name."""
     try:
-        from sim.metrics import metric_label
+        from sim.domain.metrics import metric_label
 
         return metric_label(metric)
     except (ImportError, KeyError):
@@ -183,7 +183,7 @@ def detective_heatmap_figure(
     """Per detective and period: utilisation, caseload and days of leave (three heat maps).
 
     Args:
-        trace: one replication's timeline (see :class:`sim.team.TeamState`).
+        trace: one replication's timeline (see :class:`sim.engine.team.TeamState`).
         detectives: the detectives' names, one row each.
         hours_per_day: each detective's contracted hours per calendar day (fte × week / 7).
         horizon_days: the simulated time (days).

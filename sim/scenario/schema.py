@@ -1,27 +1,17 @@
-"""Scenario files: the typed schema, ``extends`` inheritance, dotted overrides, and the hash.
+"""The scenario schema: frozen pydantic models that reject unknown keys, units in field names.
 
-A scenario is YAML, loaded by a ``yaml.SafeLoader`` (no tag can construct a Python object; a key
-given twice in one mapping is an error) and validated by frozen pydantic models that reject
-unknown keys. Units are in the field names (``horizon_days``, ``effort_hours``, ``rate_per_year``).
-
-``extends: parent.yaml`` (a path relative to the file) merges the parent under the child:
-mappings merge key by key, anything else (lists included) is replaced by the child's value.
-``--set dotted.key=value`` overrides are applied after inheritance and type-checked like the file.
+Units are in the field names (``horizon_days``, ``effort_hours``, ``rate_per_year``). Reading files,
+``extends``, overrides and hashing are in :mod:`sim.scenario.loading`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import json
 import math
 import re
-import sys
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -32,14 +22,13 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     Tag,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from sim.distributions import Distribution
-from sim.entities import Grade
-from sim.metrics import known_metrics, requires_wellbeing, unknown_metrics
+from sim.domain.distributions import Distribution
+from sim.domain.entities import Grade
+from sim.domain.metrics import known_metrics, requires_wellbeing, unknown_metrics
 from sim.policies import (
     ALLOCATION,
     REALLOCATION,
@@ -50,11 +39,13 @@ from sim.policies import (
 )
 
 __all__ = [
+    "GRADE_NAMES",
+    "Arrivals",
+    "HrSupport",
+    "InspectorOversight",
     "Scenario",
     "ScenarioError",
-    "apply_overrides",
-    "load_scenario",
-    "scenario_hash",
+    "Sergeants",
 ]
 
 GRADE_NAMES: tuple[str, ...] = tuple(g.key for g in Grade)
@@ -524,261 +515,3 @@ class Scenario(_Model):
                         f"expect.{metric}: only measured when policies.wellbeing is set"
                     )
         return self
-
-
-# --- loading -------------------------------------------------------------------------------------
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses a key given twice in one mapping.
-
-    Plain YAML keeps the last of two equal keys, so a second ``policies:`` block would silently
-    discard the first.
-    """
-
-
-def _construct_unique_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> Any:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            continue  # "<<: *anchor" keys may be overridden on purpose
-        key = loader.construct_object(key_node)
-        try:
-            duplicate = key in seen
-        except TypeError:  # an unhashable key: SafeLoader reports it below
-            continue
-        if duplicate:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_StrictLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_unique_mapping,
-)
-
-
-def _read_yaml(path: Path, shown: str) -> dict[str, Any]:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError([f"{shown}: file not found"]) from None
-    except OSError as error:
-        raise ScenarioError([f"{shown}: cannot be read: {error.strerror}"]) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ScenarioError([f"{shown}: not UTF-8 text (byte {error.start})"]) from None
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader: no Python objects
-    except yaml.YAMLError as error:
-        where = ""
-        mark = getattr(error, "problem_mark", None)
-        if mark is not None:
-            where = f" (line {mark.line + 1}, column {mark.column + 1})"
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise ScenarioError([f"{shown}: invalid YAML{where}: {problem}"]) from None
-    if data is None:
-        raise ScenarioError([f"{shown}: the file is empty"])
-    if not isinstance(data, dict):
-        raise ScenarioError([f"{shown}: a scenario must be a mapping, not a {type(data).__name__}"])
-    return data
-
-
-def _merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in child.items():
-        parent = out.get(key)
-        if (
-            isinstance(value, Mapping)
-            and isinstance(parent, Mapping)
-            # A policy whose rule changes starts afresh: the parent rule's parameters need not
-            # exist for the child's rule.
-            and ("rule" not in value or value.get("rule") == parent.get("rule"))
-            and ("dist" not in value or value.get("dist") == parent.get("dist"))
-        ):
-            out[key] = _merge(parent, value)
-        else:
-            out[key] = value
-    return out
-
-
-def _resolve(path: Path, shown: str, stack: tuple[Path, ...]) -> dict[str, Any]:
-    real = path.resolve()
-    if real in stack:
-        chain = " -> ".join(p.name for p in (*stack, real))
-        raise ScenarioError([f"{shown}: extends: cycle {chain}"])
-    data = _read_yaml(path, shown)
-    parent = data.pop("extends", None)
-    if parent is None:
-        return data
-    if not isinstance(parent, str):
-        raise ScenarioError([f"{shown}: extends: must be a file name"])
-    parent_path = path.parent / parent
-    if not parent_path.exists():
-        raise ScenarioError([f"{shown}: extends: file not found: {parent}"])
-    base = _resolve(parent_path, str(parent_path), (*stack, real))
-    return _merge(base, data)
-
-
-def apply_overrides(data: dict[str, Any], overrides: Iterable[str], shown: str) -> dict[str, Any]:
-    """Apply ``key.path=value`` strings (values read as YAML scalars) to a raw scenario mapping."""
-    out = json.loads(json.dumps(data, default=str)) if data else {}
-    problems: list[str] = []
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            problems.append(f"{shown}: --set {item}: expected key.path=value")
-            continue
-        try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
-            problems.append(f"{shown}: {key}: value {text!r} is not valid YAML")
-            continue
-        node: Any = out
-        parts = key.split(".")
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
-                    problems.append(f"{shown}: {key}: no item {part} in {'.'.join(parts[:i])}")
-                    break
-                if last:
-                    node[int(part)] = value
-                else:
-                    node = node[int(part)]
-            elif isinstance(node, dict):
-                if last:
-                    node[part] = value
-                else:
-                    if node.get(part) is None:
-                        node[part] = {}
-                    elif not isinstance(node[part], dict | list):
-                        # Replacing the value by a mapping would silently drop it.
-                        where = ".".join(parts[: i + 1])
-                        problems.append(
-                            f"{shown}: {key}: {where} is a value ({node[part]!r}), not a mapping;"
-                            f" set {where} to a whole mapping instead"
-                        )
-                        break
-                    node = node[part]
-            else:
-                problems.append(f"{shown}: {key}: {'.'.join(parts[:i])} is not a mapping")
-                break
-    if problems:
-        raise ScenarioError(problems)
-    return out
-
-
-def _format_loc(loc: Sequence[int | str]) -> str:
-    return ".".join(str(p) for p in loc) or "(top level)"
-
-
-DIST_NAMES: tuple[str, ...] = tuple(
-    get_args(model.model_fields["dist"].annotation)[0]
-    for model in get_args(get_args(Distribution)[0])
-)
-"""The ``dist`` names a scenario may use (``exponential``, ``lognormal``, ...)."""
-
-# Union tags pydantic puts into error locations; they are not keys a scenario file contains.
-_UNION_TAGS = frozenset(DIST_NAMES) | {"dist", "per_grade"}
-# A model validator names the field it checks by starting its message with "field: ".
-_LEADING_FIELD = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.+)$")
-# Scenario keys are snake_case; pydantic labels the members of a plain union with type names
-# ("constrained-int", "Sergeants", "function-after[...]"), or with bare ones such as "int".
-_SCENARIO_KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
-_BARE_TYPES = frozenset({"int", "float", "str", "bool", "none", "list", "dict"})
-_MAPPING_NOISE = re.compile(
-    r"valid dictionary or (?:instance of \w+|object to extract fields from)"
-)
-
-
-def _is_union_label(part: int | str) -> bool:
-    return isinstance(part, str) and (not _SCENARIO_KEY.match(part) or part in _BARE_TYPES)
-
-
-def _problem(e: Mapping[str, Any]) -> tuple[str, str, str | None]:
-    """(dotted field, message, the union's field if from a union member) of a pydantic error."""
-    loc = [p for p in e["loc"] if p != "[key]"]
-    # Tags appear after the field holding the union; a dist name is never a scenario key.
-    loc = [p for i, p in enumerate(loc) if not (p in _UNION_TAGS and i > 0)]
-    labels = [i for i, p in enumerate(loc) if _is_union_label(p)]
-    union = _format_loc([p for p in loc[: labels[0]]]) if labels else None
-    loc = [p for p in loc if not _is_union_label(p)]
-    message = str(e["msg"]).removeprefix("Value error, ")
-    message = _MAPPING_NOISE.sub("mapping", message)
-    if e["type"] == "union_tag_invalid":
-        tag = e.get("ctx", {}).get("tag")
-        loc.append("dist")
-        message = f"unknown distribution {tag!r}; known: {', '.join(DIST_NAMES)}"
-    elif e["type"] == "union_tag_not_found":
-        message = f"a distribution needs 'dist' (one of {', '.join(DIST_NAMES)})"
-    elif "[key]" in e["loc"]:
-        message = f"not an allowed key: {message}"
-    elif e["type"] == "value_error" and (match := _LEADING_FIELD.match(message)):
-        loc.extend(match.group(1).split("."))
-        message = match.group(2)
-    return _format_loc(loc), message, union
-
-
-def validate_mapping(data: Mapping[str, Any], shown: str) -> Scenario:
-    """Validate a raw mapping, turning pydantic's errors into one line per problem.
-
-    Unions make pydantic report one problem once per member. When one member got inside the
-    value (a mapping given to ``int | Sergeants`` with a bad key), the other members' "wrong
-    type" reports are noise and dropped; a value that fits no member at all gets one line
-    listing what each member wanted; otherwise only the first report of each field is kept.
-    """
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as error:
-        found = [_problem(e) for e in error.errors(include_url=False)]
-        entered = {union for field, _, union in found if union is not None and field != union}
-        problems: dict[str, list[str]] = {}
-        for field, message, union in found:
-            if union in entered and field == union:
-                continue
-            seen = problems.setdefault(field, [])
-            if not seen or (union is not None and message not in seen):
-                seen.append(message)
-        lines = [f"{shown}: {f}: {'; or '.join(m)}" for f, m in problems.items()]
-        raise ScenarioError(lines) from None
-
-
-def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
-    """Read, inherit, override and validate a scenario file.
-
-    Raises:
-        ScenarioError: with one line per problem, each naming the file and the dotted field.
-    """
-    path = Path(path)
-    shown = str(path)
-    data = _resolve(path, shown, ())
-    scenario_dir = str(path.parent.resolve())
-    if scenario_dir not in sys.path and data.get("plugins"):
-        sys.path.insert(0, scenario_dir)
-    data = apply_overrides(data, overrides, shown)
-    return validate_mapping(data, shown)
-
-
-def scenario_dump(scenario: Scenario) -> dict[str, Any]:
-    """The resolved scenario as plain JSON-able data, spelled as in scenario files."""
-    return scenario.model_dump(mode="json", by_alias=True)
-
-
-def scenario_hash(scenario: Scenario, *, runs: bool = True) -> str:
-    """SHA-256 of the resolved scenario; ``runs=False`` leaves out ``replications`` and ``seed``.
-
-    The hash without runs identifies the model itself, so that a sweep can recognise a design
-    point whatever the number of replications asked for.
-    """
-    data = scenario_dump(scenario)
-    if not runs:
-        data.pop("replications", None)
-        data.pop("seed", None)
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()

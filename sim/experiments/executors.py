@@ -1,6 +1,6 @@
 """Executors: run a sweep's runs serially, in local processes, or on a Dask cluster.
 
-Every executor takes the same :class:`~sim.sweep.RunSpec` list and reports each run once, through
+Every executor takes the same :class:`RunSpec` list and reports each run once, through
 a callback, as a :class:`Done`; a run's row depends only on its scenario, seed and replication,
 so all three give identical rows.
 
@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
-from sim.model import run_replication
-from sim.statistics import replication_metrics
-from sim.sweep import RunSpec
+from sim.analysis.statistics import replication_metrics
+from sim.engine.replication import run_replication
+from sim.experiments.sweep import RunSpec
 
 __all__ = [
     "CRASH_ENV",
@@ -216,7 +216,7 @@ def _versions() -> dict[str, str]:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
-    from sim.results import model_fingerprint
+    from sim.experiments.results import model_fingerprint
 
     out["model code"] = model_fingerprint()
     return out

@@ -32,9 +32,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim.plots import PALETTE, save_figure
-from sim.statistics import is_indicator, mean_ci, proportion_ci
-from sim.store import SweepStore
+from sim.analysis.statistics import is_indicator, mean_ci, proportion_ci
+from sim.experiments.store import SweepStore
+from sim.report.figures import PALETTE, save_figure
 
 __all__ = [
     "HEADLINE",

@@ -3,7 +3,7 @@
 These are SimPy generator processes that wake every N days (never day by day): a review costs a
 handful of events however many cases it looks at, and nothing here runs per block of work. They
 ask the policies of :mod:`sim.policies.review` and :mod:`sim.policies.wellbeing` what to do and
-act through :class:`sim.team.TeamState`.
+act through :class:`sim.engine.team.TeamState`.
 
 :class:`Supervision` wires them for one replication and keeps the counters behind the
 supervision and wellbeing metrics (counted from the end of the warm-up).
@@ -19,12 +19,12 @@ from typing import Any
 import simpy
 from numpy.random import Generator
 
-from sim.entities import Case, Detective
+from sim.domain.entities import Case, Detective
+from sim.engine.team import TeamState
 from sim.policies.allocation import least_loaded
 from sim.policies.review import ReviewPolicy, combined_probability, reallocation_target
 from sim.policies.wellbeing import WellbeingPolicy
 from sim.scenario import HrSupport, InspectorOversight, Sergeants
-from sim.team import TeamState
 
 __all__ = [
     "Supervision",

@@ -9,7 +9,7 @@ Each distribution is a small frozen pydantic model, selected in YAML by its ``di
 * ``sample(rng, size)`` – direct draws from a numpy ``Generator`` for the few values drawn
   while a replication runs (leave durations, say).
 
-The models never seed anything: randomness is passed in (see :mod:`sim.streams`).
+The models never seed anything: randomness is passed in (see :mod:`sim.engine.streams`).
 """
 
 from __future__ import annotations

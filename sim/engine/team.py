@@ -22,7 +22,7 @@ import simpy
 from numpy.random import Generator
 from simpy.events import Timeout
 
-from sim.entities import Case, Detective
+from sim.domain.entities import Case, Detective
 from sim.policies import AllocationPolicy, ReallocationPolicy, WorkOrderPolicy
 
 __all__ = ["EPSILON_HOURS", "ExternalUnit", "TeamState"]
@@ -100,7 +100,7 @@ class TeamState:
     * ``("absent", day, detective name, kind)`` / ``("present", day, detective name)`` – leave
       starts (kind ``annual``, ``short``, ``long``, ...) and ends.
 
-    Supervision (:mod:`sim.supervision`) adds ``("review", day, detectives reviewed, cases
+    Supervision (:mod:`sim.engine.supervision`) adds ``("review", day, detectives reviewed, cases
     flagged)`` for each workload review and ``("flag", day, case_id, detective name)`` for each
     case a review flags.
     """

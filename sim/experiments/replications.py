@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from sim.model import ReplicationRecords, run_replication
+from sim.analysis.statistics import cases_frame, replication_metrics, summarise
+from sim.engine.replication import ReplicationRecords, run_replication
 from sim.scenario import Scenario, load_scenario
-from sim.statistics import cases_frame, replication_metrics, summarise
 
 __all__ = ["Result", "collect", "run_records", "simulate"]
 

@@ -11,7 +11,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sim.roster import WeeklyClock
+    from sim.engine.roster import WeeklyClock
 
 __all__ = ["Case", "Detective", "Grade"]
 
@@ -172,7 +172,8 @@ class Detective:
 
     ``rate_hours_per_day`` is ``fte × hours_per_week / 7``: the hours of case work supplied per
     calendar day while present, on average over a week, before any loss of productivity.
-    ``clock`` is the detective's weekly roster (:class:`sim.roster.WeeklyClock`) or None when they
+    ``clock`` is the detective's weekly roster (:class:`~sim.engine.roster.WeeklyClock`) or None
+    when they
     work every day alike; ``work_rate`` is the hours supplied per day of working time: per
     working day of the roster (``fte × hours_per_week / n``), or ``rate_hours_per_day``.
     """

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.entities import Grade
-from sim.model import ReplicationRecords
+from sim.domain.entities import Grade
+from sim.engine.records import ReplicationRecords
 from sim.scenario import Scenario
 
 __all__ = [

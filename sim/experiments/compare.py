@@ -2,11 +2,11 @@
 
 Every scenario of a comparison runs replication ``r`` with the same root seed, so replication
 ``r`` of each draws the same referrals, efforts, leave and policy choices wherever the scenarios
-agree (see :mod:`sim.streams`). The difference of a metric between a scenario and the baseline is
+agree (:mod:`sim.engine.streams`). The difference of a metric between a scenario and the baseline is
 then taken replication by replication (a paired difference), and its confidence interval is the
 Student-t interval of those differences: most of the noise common to both runs cancels.
 
-Nothing here prints; :mod:`sim.compare_cli` is the command line.
+Nothing here prints; :mod:`sim.cli.compare` is the command line.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.experiment import Result, collect
-from sim.model import ReplicationRecords, run_replication
-from sim.results import package_versions, write_atomically, write_result
+from sim.analysis.statistics import is_indicator, mean_ci, proportion_ci
+from sim.engine.replication import ReplicationRecords, run_replication
+from sim.experiments.replications import Result, collect
+from sim.experiments.results import package_versions, write_atomically, write_result
 from sim.scenario import Scenario, scenario_dump, scenario_hash
-from sim.statistics import is_indicator, mean_ci, proportion_ci
 
 __all__ = [
     "HEADLINE_METRICS",
@@ -414,7 +414,7 @@ def run_comparison(
 
 
 def _metric(rec: ReplicationRecords, scenario: Scenario, metric: str) -> float:
-    from sim.statistics import replication_metrics
+    from sim.analysis.statistics import replication_metrics
 
     return replication_metrics(rec, scenario).get(metric, float("nan"))
 

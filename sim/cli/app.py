@@ -1,0 +1,37 @@
+"""The ``polit-sim`` command group: it assembles the commands, which never import it back.
+
+The CLI is the only part of polit-sim that prints. Exit status: 0 success; 1 a run finished but
+something it checks failed; 2 bad input (one line per problem on standard error, naming the file
+and the dotted field; nothing written).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from sim.cli.compare import compare
+from sim.cli.run import run, schema, validate
+from sim.cli.sweep import sweep, sweep_report
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="polit-sim")
+def cli() -> None:
+    """polit-sim: capacity and neglect risk of an online child-abuse investigation team."""
+
+
+cli.add_command(validate)
+cli.add_command(schema)
+cli.add_command(run)
+cli.add_command(compare)
+cli.add_command(sweep)
+cli.add_command(sweep_report)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``polit-sim`` console script."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="polit-sim")

@@ -1,0 +1,156 @@
+"""A replication's records: per-case columns, the backlog path and per-detective counters.
+
+Built from the engine's state at the horizon (and the detectives' counters at the end of the
+warm-up); plain arrays and lists, no pandas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sim.domain.entities import Case, Detective, Grade
+from sim.engine.team import TeamState
+from sim.scenario import Scenario
+
+__all__ = ["ReplicationRecords", "build_records", "counters_at"]
+
+
+@dataclass
+class ReplicationRecords:
+    """What one replication produced, as plain arrays and lists (no pandas).
+
+    ``cases`` holds a column per output field for the cases that arrived after the warm-up;
+    ``backlog`` the open cases sampled every ``outputs.backlog_every_days`` over the whole run;
+    ``detectives`` one row per detective with the counters measured after the warm-up.
+    """
+
+    replication: int
+    cases: dict[str, np.ndarray]
+    backlog: dict[str, np.ndarray]
+    detectives: dict[str, list[Any]]
+    trace: list[tuple[Any, ...]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def counters_at(detectives: list[Detective], now: float) -> dict[int, tuple[float, float, float]]:
+    """Each detective's hours worked, days absent and working days absent by ``now``."""
+    return {
+        d.index: (d.hours_worked, _days_absent(d, now), _work_days_absent(d, now))
+        for d in detectives
+    }
+
+
+def _days_absent(detective: Detective, now: float) -> float:
+    ongoing = 0.0 if detective.absent_since is None else now - detective.absent_since
+    return detective.days_absent + ongoing
+
+
+def _work_days_absent(detective: Detective, now: float) -> float:
+    """Days of working time (the roster's working days) lost to absence by ``now``."""
+    clock = detective.clock
+    if clock is None:
+        return _days_absent(detective, now)
+    since = detective.absent_since
+    ongoing = 0.0 if since is None else clock.work_time(now) - clock.work_time(since)
+    return detective.work_days_absent + ongoing
+
+
+def _work_days(detective: Detective, start: float, end: float) -> float:
+    clock = detective.clock
+    return end - start if clock is None else clock.work_time(end) - clock.work_time(start)
+
+
+def build_records(
+    scenario: Scenario,
+    replication: int,
+    cases: list[Case],
+    detectives: list[Detective],
+    snapshot: dict[int, tuple[float, float, float]],
+    team: TeamState,
+) -> ReplicationRecords:
+    horizon = scenario.horizon_days
+    warmup = scenario.warmup_days
+    for case in cases:
+        if case.closed_day is None:
+            if case.stalled_since is not None:
+                case.longest_gap_days = max(case.longest_gap_days, horizon - case.stalled_since)
+            if case.idle_since is not None:
+                case.end_wait(horizon)
+    nan = float("nan")
+    arrival_all = np.array([c.arrival_day for c in cases])
+    closed_all = np.array([nan if c.closed_day is None else c.closed_day for c in cases])
+    step = scenario.outputs.backlog_every_days
+    days = np.arange(0.0, horizon + step / 2, step)
+    closed_sorted = np.sort(closed_all[~np.isnan(closed_all)])
+    open_cases = np.searchsorted(np.sort(arrival_all), days, side="right") - np.searchsorted(
+        closed_sorted, days, side="right"
+    )
+
+    kept = [c for c in cases if c.arrival_day >= warmup]
+    targets = np.array(
+        [
+            scenario.cases.grades[g.key].target_days if g.key in scenario.cases.grades else np.inf
+            for g in Grade
+        ]
+    )
+    columns: dict[str, np.ndarray] = {
+        "case_id": np.array([c.case_id for c in kept], dtype=np.int64),
+        "grade": np.array([c.grade for c in kept], dtype=np.int64),
+        "arrival_day": np.array([c.arrival_day for c in kept]),
+        "first_work_day": np.array(
+            [nan if c.first_work_day is None else c.first_work_day for c in kept]
+        ),
+        "enforcement_day": np.array(
+            [nan if c.enforcement_day is None else c.enforcement_day for c in kept]
+        ),
+        "closed_day": np.array([nan if c.closed_day is None else c.closed_day for c in kept]),
+        "longest_gap_days": np.array([c.longest_gap_days for c in kept]),
+        "longest_neglect_days": np.array([c.longest_neglect_days for c in kept]),
+        "owner_changes": np.array([c.owner_changes for c in kept], dtype=np.int64),
+        "inherited": np.array([c.inherited for c in kept], dtype=bool),
+        "owner": np.array(
+            [c.owner.name if c.owner is not None else "" for c in kept], dtype=object
+        ),
+        "neglect_holder": np.array([c.neglect_holder for c in kept], dtype=object),
+        "worked_hours": np.array([c.worked_hours for c in kept]),
+        "devices": np.array([c.devices for c in kept]),
+        "target_days": targets[np.array([c.grade for c in kept], dtype=np.int64)]
+        if kept
+        else np.array([]),
+    }
+    rows: dict[str, list[Any]] = {
+        "detective": [],
+        "group": [],
+        "fte": [],
+        "hours_worked": [],
+        "hours_available": [],
+        "hours_lost_to_leave": [],
+        "days_absent": [],
+        "open_cases_at_horizon": [],
+        "strain": [],
+    }
+    for d in detectives:
+        worked0, absent0, work_absent0 = snapshot.get(d.index, (0.0, 0.0, 0.0))
+        absent = _days_absent(d, horizon) - absent0
+        work_absent = _work_days_absent(d, horizon) - work_absent0
+        work_window = _work_days(d, warmup, horizon)
+        rows["detective"].append(d.name)
+        rows["group"].append(d.group)
+        rows["fte"].append(d.fte)
+        rows["hours_worked"].append(d.hours_worked - worked0)
+        rows["hours_available"].append(d.work_rate * (work_window - work_absent))
+        rows["hours_lost_to_leave"].append(d.work_rate * work_absent)
+        rows["days_absent"].append(absent)
+        rows["open_cases_at_horizon"].append(len(d.caseload))
+        rows["strain"].append(d.strain)
+    return ReplicationRecords(
+        replication=replication,
+        cases=columns,
+        backlog={"day": days, "open_cases": open_cases.astype(np.int64)},
+        detectives=rows,
+        trace=team.trace,
+        extra={"referrals": len(cases), "queue_at_horizon": len(team.queue) + len(team.pool)},
+    )
