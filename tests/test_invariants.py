@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from sim.engine.replication import ReplicationRecords, build_detectives, run_replication
 from sim.engine.roster import WEEKDAYS
+from sim.policies import ALLOCATION
 from sim.scenario import Scenario, validate_mapping
 
 pytestmark = pytest.mark.validation
@@ -75,7 +76,11 @@ weekdays = st.lists(st.sampled_from(WEEKDAYS), min_size=1, max_size=7, unique=Tr
 
 @st.composite
 def scenarios(
-    draw: st.DrawFn, *, fixed_owner: bool = True, with_supervision: bool = True
+    draw: st.DrawFn,
+    *,
+    fixed_owner: bool = True,
+    with_supervision: bool = True,
+    team_queue: bool = False,
 ) -> Scenario:
     """A small, busy scenario with heavy leave and random policies."""
     n_groups = draw(st.integers(1, 3))
@@ -96,10 +101,12 @@ def scenarios(
     rules = ["least_loaded_fte", "round_robin", "team_queue"] + (
         ["fixed_owner"] if fixed_owner else []
     )
-    rule = draw(st.sampled_from(rules))
+    rule = "team_queue" if team_queue else draw(st.sampled_from(rules))
     allocation: dict[str, Any] = {"rule": rule}
     if rule == "team_queue":
         allocation["max_cases_per_detective"] = draw(st.integers(1, 5))
+        if team_queue:
+            allocation["per_fte"] = draw(st.booleans())
     elif rule == "fixed_owner":
         allocation["owner"] = draw(st.sampled_from(names))
     on_leave: dict[str, Any] = {
@@ -363,3 +370,82 @@ def test_the_neglect_holder_held_the_case_longest_in_its_longest_wait(scenario: 
     # entry in the timeline to rebuild it from: at most one such block per detective.
     waited = int(np.sum(c["longest_neglect_days"] > EPS))
     assert checked >= waited - len(rec.detectives["detective"]), (checked, waited)
+
+
+@given(scenarios(team_queue=True))
+@SETTINGS
+def test_nobody_idles_below_their_cap_while_the_team_queue_holds_a_case(
+    scenario: Scenario,
+) -> None:
+    """Under team_queue no present, rostered detective below their cap sits idle (no block of
+    work) for any stretch of time while the team queue holds a case."""
+    rec = run_replication(scenario, 0, trace=True)
+    assert rec.trace is not None
+    horizon = scenario.horizon_days
+    team = {d.name: d for d in build_detectives(scenario)}
+    rule = ALLOCATION.build(scenario.policies.allocation)
+    cap = {name: rule.pull_limit(d) for name, d in team.items()}
+    spells = absences(rec, horizon)
+    # State changes, replayed in order: arrivals (every referral starts unowned, in the queue)
+    # come before the trace's events of the case, which are in the order they happened.
+    changes: list[tuple[float, int, int, tuple[Any, ...]]] = [
+        (float(day), 0, int(case), ("arrive", day, int(case)))
+        for case, day in zip(rec.cases["case_id"], rec.cases["arrival_day"], strict=True)
+    ]
+    busy: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for k, event in enumerate(rec.trace):
+        if event[0] in ("own", "close"):
+            changes.append((event[1], 1, k, event))
+        elif event[0] == "work":
+            busy[event[3]].append((event[1], event[2]))
+        elif event[0] == "working":
+            busy[event[2]].append((event[1], horizon))
+    changes.sort(key=lambda c: c[:3])
+    breaks = sorted(
+        {0.0, horizon}
+        | {c[0] for c in changes}
+        | {t for segs in busy.values() for seg in segs for t in seg}
+        | {t for segs in spells.values() for seg in segs for t in seg}
+    )
+    owner: dict[int, str | None] = {}
+    caseload: dict[str, int] = defaultdict(int)
+    queued = 0
+    i = 0
+    for a, b in itertools.pairwise(breaks):
+        while i < len(changes) and changes[i][0] <= a:
+            event = changes[i][3]
+            i += 1
+            case = event[2]
+            if case not in owner:  # arrived (its day as drawn may round a hair past the event)
+                owner[case] = None
+                queued += 1
+            if event[0] == "arrive":
+                continue
+            was = owner[case]
+            if was is None:
+                queued -= 1
+            else:
+                caseload[was] -= 1
+            if event[0] == "close":
+                owner[case] = "closed"
+                continue
+            owner[case] = event[3]
+            if event[3] is None:
+                queued += 1
+            else:
+                caseload[event[3]] += 1
+        if b - a <= EPS or queued == 0 or b > horizon:
+            continue
+        mid = (a + b) / 2
+        for name, d in team.items():
+            if caseload[name] >= cap[name] or not present_at(spells, name, mid):
+                continue
+            if any(s <= mid < e for s, e in busy[name]):
+                continue
+            clock = d.clock
+            if clock is not None and clock.work_time(b) - clock.work_time(a) <= EPS:
+                continue
+            raise AssertionError(
+                f"{name} idle over {a:.4f}-{b:.4f} with {caseload[name]} of {cap[name]} cases"
+                f" while {queued} wait in the team queue"
+            )

@@ -73,6 +73,11 @@ def build_records(
 ) -> ReplicationRecords:
     horizon = scenario.horizon_days
     warmup = scenario.warmup_days
+    if team.trace is not None:
+        # Blocks still running at the horizon: ("working", start_day, detective name, case_id).
+        for d in detectives:
+            if d.current is not None:
+                team.trace.append(("working", d.block[2], d.name, d.current.case_id))
     for case in cases:
         if case.closed_day is None:
             if case.stalled_since is not None:

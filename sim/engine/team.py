@@ -205,6 +205,8 @@ class TeamState:
             self.trace.append(("own", self.env.now, case.case_id, detective.name, moved))
         if notify and not case.parked:
             self.notify(detective)
+        if previous is not None:
+            self.room_freed(previous)
 
     def release(self, case: Case) -> None:
         """Take ``case`` away from its owner (it goes to the team queue or the pool next)."""
@@ -217,6 +219,21 @@ class TeamState:
             case.inherited = True
             if self.trace is not None:
                 self.trace.append(("own", self.env.now, case.case_id, None, True))
+            self.room_freed(owner)
+
+    def room_freed(self, detective: Detective) -> None:
+        """``detective``'s caseload shrank: let them pull from the team queue if they now may.
+
+        Without this a detective whose cases all wait on external units, at their cap, would sit
+        idle after one of them closes (or is moved away) until the next referral arrives.
+        """
+        if (
+            self.pulls
+            and self.queue
+            and detective.absences == 0
+            and len(detective.caseload) < detective.pull_limit
+        ):
+            self.notify(detective)
 
     def enqueue(self, case: Case) -> None:
         """Put an unowned case in the team queue (pull rules) or the pool (push rules)."""
@@ -507,6 +524,8 @@ class TeamState:
             self.trace.append(("close", case.closed_day, case.case_id))
         for hook in self.on_close:
             hook(case)
+        if owner is not None:
+            self.room_freed(owner)
 
     def unqueue(self, case: Case) -> None:
         """Take an unowned ``case`` out of the pool or the team queue, wherever it waits.
