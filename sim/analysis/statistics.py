@@ -57,14 +57,22 @@ CASE_COLUMNS = [
 ]
 
 
-def _target_met(columns: dict[str, np.ndarray], horizon: float) -> tuple[np.ndarray, np.ndarray]:
-    """(met, known): met where enforcement came in time; known unless still possible at horizon."""
+def _target_met(
+    columns: dict[str, np.ndarray], horizon: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(met, known, due) per case.
+
+    ``met``: enforcement came within the target; ``known``: whether it was met is settled at the
+    horizon (enforced, or the target passed); ``due``: the target passed by the horizon. Shares
+    are taken over the ``due`` cases only: counting a case whose target is still running only
+    when it is already done would bias the share upward in a short window.
+    """
     delay = columns["enforcement_day"] - columns["arrival_day"]
     target = columns["target_days"]
     done = ~np.isnan(delay)
     met = done & (delay <= target)
-    known = done | (horizon - columns["arrival_day"] > target)
-    return met, known
+    due = horizon - columns["arrival_day"] >= target
+    return met, done | due, due
 
 
 def cases_frame(records: Iterable[ReplicationRecords], scenario: Scenario) -> pd.DataFrame:
@@ -72,7 +80,7 @@ def cases_frame(records: Iterable[ReplicationRecords], scenario: Scenario) -> pd
     frames = []
     for rec in records:
         c = rec.cases
-        met, known = _target_met(c, scenario.horizon_days)
+        met, known, _due = _target_met(c, scenario.horizon_days)
         frame = pd.DataFrame(
             {
                 "replication": np.full(len(c["case_id"]), rec.replication, dtype=np.int64),
@@ -142,10 +150,10 @@ def replication_metrics(rec: ReplicationRecords, scenario: Scenario) -> dict[str
     out["mean_strain"] = float(np.mean(d["strain"]))
     out["max_strain"] = float(np.max(d["strain"]))
 
-    met, known = _target_met(c, scenario.horizon_days)
-    out["target_met_share"] = float(met[known].mean()) if known.any() else float("nan")
+    met, _known, due = _target_met(c, scenario.horizon_days)
+    out["target_met_share"] = float(met[due].mean()) if due.any() else float("nan")
     for g, label in enumerate(GRADE_LABELS):
-        mask = known & (c["grade"] == g)
+        mask = due & (c["grade"] == g)
         out[f"target_met_{label}"] = float(met[mask].mean()) if mask.any() else float("nan")
     out.update({k: float(v) for k, v in rec.extra.get("metrics", {}).items()})
     return out

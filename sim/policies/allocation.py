@@ -6,6 +6,7 @@ detectives pull while they hold fewer cases than the cap.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Annotated, Protocol
 
@@ -133,16 +134,25 @@ class FixedOwner:
 class TeamQueue:
     """Referrals wait in a team queue; detectives pull while below the caseload cap.
 
-    With ``per_fte`` the cap scales with FTE (rounded, at least one case).
+    With ``per_fte`` the cap scales with FTE: ``max_cases_per_detective × fte`` rounded half up
+    (0.5 × 5 = 2.5 → 3, 0.9 × 5 = 4.5 → 5, 0.3 × 5 = 1.5 → 2), at least one case.
     """
 
     max_cases_per_detective: Annotated[int, Field(ge=1)] = 1
-    per_fte: bool = False
+    per_fte: Annotated[
+        bool,
+        Field(
+            description="scale the cap with FTE: max_cases_per_detective × fte rounded half up"
+            " (0.5 × 5 = 2.5 → 3; 0.9 × 5 = 4.5 → 5), at least 1"
+        ),
+    ] = False
 
     def choose(self, case: Case, team: TeamView, rng: Generator) -> Detective | None:
         return None
 
     def pull_limit(self, detective: Detective) -> int:
         if self.per_fte:
-            return max(1, round(self.max_cases_per_detective * detective.fte))
+            # Half up, not Python's half to even; the 1e-9 absorbs FTEs such as 0.3 that binary
+            # floating point stores a hair below their decimal value.
+            return max(1, math.floor(self.max_cases_per_detective * detective.fte + 0.5 + 1e-9))
         return self.max_cases_per_detective
