@@ -38,7 +38,7 @@ FloatArray = NDArray[np.float64]
 
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, strict=True)
 
     @property
     def mean(self) -> float:  # pragma: no cover - every subclass overrides it

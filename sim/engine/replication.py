@@ -8,7 +8,6 @@ their team or policies.
 from __future__ import annotations
 
 import gc
-import importlib
 
 import simpy
 
@@ -22,6 +21,7 @@ from sim.engine.supervision import Supervision
 from sim.engine.team import ExternalUnit, TeamState
 from sim.policies import ALLOCATION, REALLOCATION, WELLBEING, WORK_ORDER, WORKLOAD_REVIEW
 from sim.scenario import Scenario
+from sim.scenario.plugins import load_plugin
 
 __all__ = ["Referrals", "ReplicationRecords", "draw_referrals", "run_replication"]
 
@@ -66,7 +66,7 @@ def _run_replication(
     scenario: Scenario, replication: int, seed: int | None, trace: bool
 ) -> ReplicationRecords:
     for module in scenario.plugins:
-        importlib.import_module(module)
+        load_plugin(module)
     root_seed = scenario.seed if seed is None else seed
     streams = Streams(root_seed, replication)
     referrals = draw_referrals(scenario, streams)

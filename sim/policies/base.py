@@ -23,10 +23,12 @@ and lists the module under ``plugins:`` in the scenario file.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from sim.domain.entities import Detective
 
@@ -127,6 +129,8 @@ class Registry(Generic[T]):
                 f"parameters: {', '.join(sorted(allowed)) or 'none'}"
             )
         try:
+            # Strict first (no `yes` for a number, no '120' for 120), then build the dataclass.
+            _strict_parameters(cls).validate_python(params)
             policy: T = TypeAdapter(cls).validate_python(params)
         except ValidationError as error:
             problems = "; ".join(
@@ -134,3 +138,29 @@ class Registry(Generic[T]):
             )
             raise ValueError(f"{self.kind} rule {name!r}: {problems}") from None
         return policy
+
+
+@functools.cache
+def _strict_parameters(cls: type) -> TypeAdapter[Any]:
+    """A strict validator of ``cls``'s parameters: types exactly as annotated, numbers as numbers.
+
+    Pydantic's strict mode would refuse the mapping itself in place of a dataclass instance, so
+    the parameters are checked as a model of their own.
+    """
+    hints = typing.get_type_hints(cls, include_extras=True)
+    fields: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):
+        if not field.init:
+            continue
+        if field.default is not dataclasses.MISSING:
+            fields[field.name] = (hints[field.name], field.default)
+        elif field.default_factory is not dataclasses.MISSING:
+            fields[field.name] = (hints[field.name], Field(default_factory=field.default_factory))
+        else:
+            fields[field.name] = (hints[field.name], ...)
+    model = create_model(
+        f"{cls.__name__}Parameters",
+        __config__=ConfigDict(strict=True, arbitrary_types_allowed=True),
+        **fields,
+    )
+    return TypeAdapter(model)

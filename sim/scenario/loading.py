@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, get_args
@@ -25,6 +25,13 @@ from pydantic import (
 )
 
 from sim.domain.distributions import Distribution
+from sim.scenario.plugins import plugin_path
+from sim.scenario.reading import (
+    MAX_EXTENDS_DEPTH,
+    check_keys,
+    check_yaml_shape,
+    read_regular_file,
+)
 from sim.scenario.schema import Scenario, ScenarioError
 
 __all__ = [
@@ -71,16 +78,12 @@ _StrictLoader.add_constructor(
 
 
 def _read_yaml(path: Path, shown: str) -> dict[str, Any]:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError([f"{shown}: file not found"]) from None
-    except OSError as error:
-        raise ScenarioError([f"{shown}: cannot be read: {error.strerror}"]) from None
+    raw = read_regular_file(path, shown)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ScenarioError([f"{shown}: not UTF-8 text (byte {error.start})"]) from None
+    check_yaml_shape(text, shown)
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader: no Python objects
     except yaml.YAMLError as error:
@@ -94,6 +97,7 @@ def _read_yaml(path: Path, shown: str) -> dict[str, Any]:
         raise ScenarioError([f"{shown}: the file is empty"])
     if not isinstance(data, dict):
         raise ScenarioError([f"{shown}: a scenario must be a mapping, not a {type(data).__name__}"])
+    check_keys(data, shown)
     return data
 
 
@@ -116,7 +120,10 @@ def _merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _resolve(path: Path, shown: str, stack: tuple[Path, ...]) -> dict[str, Any]:
-    real = path.resolve()
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop, before Python 3.13
+        raise ScenarioError([f"{shown}: symbolic link loop"]) from None
     if real in stack:
         chain = " -> ".join(p.name for p in (*stack, real))
         raise ScenarioError([f"{shown}: extends: cycle {chain}"])
@@ -124,11 +131,16 @@ def _resolve(path: Path, shown: str, stack: tuple[Path, ...]) -> dict[str, Any]:
     parent = data.pop("extends", None)
     if parent is None:
         return data
-    if not isinstance(parent, str):
+    if not isinstance(parent, str) or not parent.strip() or "\0" in parent:
         raise ScenarioError([f"{shown}: extends: must be a file name"])
+    if len(stack) + 1 >= MAX_EXTENDS_DEPTH:
+        raise ScenarioError(
+            [f"{shown}: extends: more than {MAX_EXTENDS_DEPTH} files in the chain of extends"]
+        )
     parent_path = path.parent / parent
-    if not parent_path.exists():
+    if not os.path.lexists(parent_path):
         raise ScenarioError([f"{shown}: extends: file not found: {parent}"])
+    read_regular_file(parent_path, f"{shown}: extends: {parent}")  # a FIFO, device, loop ...
     base = _resolve(parent_path, str(parent_path), (*stack, real))
     return _merge(base, data)
 
@@ -267,10 +279,12 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
     path = Path(path)
     shown = str(path)
     data = _resolve(path, shown, ())
-    scenario_dir = str(path.parent.resolve())
-    if scenario_dir not in sys.path and data.get("plugins"):
-        sys.path.insert(0, scenario_dir)
     data = apply_overrides(data, overrides, shown)
+    plugins = data.get("plugins")
+    if isinstance(plugins, list):
+        # A plugin file is named relative to the scenario file; it is loaded from that file
+        # alone, and the scenario's folder is never put on the import path.
+        data["plugins"] = [plugin_path(p, path.parent) for p in plugins]
     return validate_mapping(data, shown)
 
 

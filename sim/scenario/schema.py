@@ -6,7 +6,6 @@ Units are in the field names (``horizon_days``, ``effort_hours``, ``rate_per_yea
 
 from __future__ import annotations
 
-import importlib
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -37,6 +36,7 @@ from sim.policies import (
     WORKLOAD_REVIEW,
     Registry,
 )
+from sim.scenario.plugins import is_plugin_file, load_plugin
 
 __all__ = [
     "GRADE_NAMES",
@@ -74,7 +74,7 @@ class ScenarioError(Exception):
 class _Model(BaseModel):
     # allow_inf_nan=False: an infinite horizon or rate would make a run never end.
     model_config = ConfigDict(
-        frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False
+        frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False, strict=True
     )
 
 
@@ -465,7 +465,10 @@ class Scenario(_Model):
     replications: PositiveInt = 30
     seed: int = Field(20160101, ge=0)
     plugins: list[str] = Field(
-        default_factory=list, description="modules imported first: they may register policies"
+        default_factory=list,
+        description="code loaded first, to register policies: a .py file (relative to the"
+        " scenario file, loaded from that file alone) or an installed module's name; a scenario"
+        " with plugins is code: run only those you trust",
     )
     team: Team
     cases: Cases
@@ -485,10 +488,11 @@ class Scenario(_Model):
         # ``policies`` is checked against the registries.
         for module in plugins:
             try:
-                importlib.import_module(module)
+                load_plugin(module)
             except Exception as error:  # a plugin's own bug must be reported, not a traceback
                 reason = f"{type(error).__name__}: {error}"
-                raise ValueError(f"module {module!r} cannot be imported ({reason})") from None
+                what = "file" if is_plugin_file(module) else "module"
+                raise ValueError(f"{what} {module!r} cannot be imported ({reason})") from None
         return plugins
 
     @model_validator(mode="after")
