@@ -2,7 +2,8 @@
 
 The CLI is the only part of polit-sim that prints. Exit status: 0 success; 1 a run finished but
 something it checks failed; 2 bad input (one line per problem on standard error, naming the file
-and the dotted field; nothing written).
+and the dotted field; nothing written); 3 internal error (one line on standard error naming the
+file the full traceback was saved to).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import click
 
 from sim.cli.compare import compare
 from sim.cli.run import run, schema, validate
+from sim.cli.safety import SafeGroup
 from sim.cli.sweep import sweep, sweep_report
 
 __all__ = ["cli", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=SafeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="polit-sim")
 def cli() -> None:
     """polit-sim: capacity and neglect risk of an online child-abuse investigation team."""

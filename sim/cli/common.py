@@ -2,7 +2,7 @@
 
 Exit status, for every command: 0 success; 1 a run finished but a threshold it checks is broken;
 2 bad input (one line per problem on standard error, naming the file and the dotted field;
-nothing written).
+nothing written); 3 internal error (see :mod:`sim.cli.safety`).
 """
 
 from __future__ import annotations

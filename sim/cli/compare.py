@@ -6,6 +6,7 @@ threshold is broken (each is listed with its estimate and CI); 2 bad input, noth
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -69,8 +70,10 @@ def compare(
     baseline and its CI), figures, report.html, manifest.json and scenarios/<name>/.
     """
     from sim.cli.common import ProgressBar, fail_input, load_or_exit
+    from sim.cli.safety import check_out_dir, preflight_or_exit
     from sim.domain.metrics import known_metrics, unknown_metrics
-    from sim.experiments.compare import run_comparison, write_comparison
+    from sim.engine.budget import WorkLimitExceeded
+    from sim.experiments.compare import default_compare_folder, run_comparison, write_comparison
     from sim.scenario import ScenarioError, load_scenario
 
     paths = list(files)
@@ -104,7 +107,16 @@ def compare(
         base_index = next(i for i, p in enumerate(paths) if Path(p).resolve() == resolved)
 
     first = replications or scenarios[base_index].replications
-    total = (max_replications if precision is not None else first) * len(scenarios)
+    planned = max_replications if precision is not None else first
+    out_dir = check_out_dir(
+        out
+        if out is not None
+        else str(Path("results") / default_compare_folder(scenarios, base_index)),
+        "compare",
+    )
+    for path, scenario in zip(paths, scenarios, strict=True):
+        preflight_or_exit(scenario, planned, workers, path)
+    total = planned * len(scenarios)
     bar = ProgressBar(total, "compare", enabled=not quiet)
     try:
         comparison = run_comparison(
@@ -118,10 +130,12 @@ def compare(
             max_replications=max_replications,
             progress=bar,
         )
+    except WorkLimitExceeded as error:
+        bar.close()
+        fail_input([f"{paths[base_index]}: {error}"])
     finally:
         bar.close()
 
-    out_dir = Path(out) if out else Path("results") / f"compare_{comparison.baseline}"
     extras = None
     if not no_figures:
         from sim.report.compare import write_figures_and_report
@@ -133,6 +147,9 @@ def compare(
         extras=extras,
         extra_manifest={"command": ["polit-sim", *sys.argv[1:]]},
     )
+    manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+    for line in manifest.get("figures_skipped", []):
+        click.echo(f"warning: figure {line} (skipped; the data files are written)", err=True)
     click.echo(
         f"compared {len(scenarios)} scenarios, {comparison.replications} replications each "
         f"(baseline {comparison.baseline}, seed {comparison.seed}) -> {out_dir}"

@@ -10,7 +10,9 @@ from typing import Any
 import click
 
 from sim.cli.common import ProgressBar, fail_input, load_or_exit
+from sim.cli.safety import check_out_dir, preflight_or_exit
 from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.scenario.schema import MAX_REPLICATIONS
 
 __all__ = ["run", "schema", "validate"]
 
@@ -46,8 +48,13 @@ def schema() -> None:
 
 @click.command()
 @click.argument("file")
-@click.option("--replications", "-r", type=click.IntRange(min=1), help="Override replications.")
-@click.option("--seed", type=click.IntRange(min=0), help="Override the root seed.")
+@click.option(
+    "--replications",
+    "-r",
+    type=click.IntRange(min=1, max=MAX_REPLICATIONS),
+    help="Override replications.",
+)
+@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), help="Override the root seed.")
 @click.option(
     "--set",
     "overrides",
@@ -78,33 +85,44 @@ def run(
 
     Exits 1 when one of the scenario's ``expect:`` thresholds is broken (results are written).
     """
+    from sim.engine.budget import WorkLimitExceeded
     from sim.experiments.replications import simulate
     from sim.experiments.results import write_result
-    from sim.report.figures import backlog_figure, neglect_survival_figure, save_figure
+    from sim.report.figures import backlog_figure, draw_and_save, neglect_survival_figure
 
     scenario = load_or_exit(file, overrides)
     n = replications or scenario.replications
-    out_dir = Path(out) if out else Path("results") / scenario.name
+    out_dir = check_out_dir(out if out is not None else str(Path("results") / scenario.name), "run")
+    preflight_or_exit(scenario, n, workers, file)
     bar = ProgressBar(n, scenario.name, enabled=not quiet)
     try:
         result = simulate(scenario, n, seed, workers=workers, progress=bar)
+    except WorkLimitExceeded as error:
+        bar.close()
+        fail_input([f"{file}: {error}"])
     finally:
         bar.close()
 
+    skipped: list[str] = []
+
     def figures(res: Any, folder: Path) -> list[Path]:
-        paths = save_figure(
-            backlog_figure({res.scenario.name: res.backlog}, res.scenario.warmup_days),
+        name = res.scenario.name
+        paths = draw_and_save(
+            lambda: backlog_figure({name: res.backlog}, res.scenario.warmup_days),
             folder,
             "backlog",
+            skipped,
         )
-        paths += save_figure(
-            neglect_survival_figure({res.scenario.name: res.cases}), folder, "neglect_survival"
+        paths += draw_and_save(
+            lambda: neglect_survival_figure({name: res.cases}), folder, "neglect_survival", skipped
         )
         return paths
 
     write_result(
         result, out_dir, figures=figures, extra_manifest={"command": ["polit-sim", *sys.argv[1:]]}
     )
+    for line in skipped:
+        click.echo(f"warning: figure {line} (skipped; the data files are written)", err=True)
     summary = result.summary.set_index("metric")
     click.echo(f"{scenario.name}: {n} replications -> {out_dir}")
     for metric in ("any_neglect_over_365", "share_neglect_over_365", "utilisation", "mean_backlog"):

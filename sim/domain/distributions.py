@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 import numpy as np
 from numpy.random import Generator
 from numpy.typing import ArrayLike, NDArray
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy import stats
 
 __all__ = [
@@ -35,6 +35,11 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
+
+
+MAX_PARAMETER = 1e6
+"""Largest mean, sd or value a distribution may have (hours or days: a million is 114 years)."""
+PositiveFloat = Annotated[float, Field(gt=0, le=MAX_PARAMETER)]
 
 
 class _Dist(BaseModel):
@@ -129,8 +134,8 @@ class Uniform(_Dist):
     """Uniform on [low, high]."""
 
     dist: Literal["uniform"]
-    low: float = Field(ge=0)
-    high: float = Field(gt=0)
+    low: float = Field(ge=0, le=MAX_PARAMETER)
+    high: float = Field(gt=0, le=MAX_PARAMETER)
 
     @model_validator(mode="after")
     def _ordered(self) -> Uniform:
@@ -154,9 +159,9 @@ class Triangular(_Dist):
     """Triangular on [low, high] with the given mode."""
 
     dist: Literal["triangular"]
-    low: float = Field(ge=0)
-    mode: float = Field(ge=0)
-    high: float = Field(gt=0)
+    low: float = Field(ge=0, le=MAX_PARAMETER)
+    mode: float = Field(ge=0, le=MAX_PARAMETER)
+    high: float = Field(gt=0, le=MAX_PARAMETER)
 
     @model_validator(mode="after")
     def _ordered(self) -> Triangular:
@@ -184,7 +189,7 @@ class Fixed(_Dist):
     """Always the same value."""
 
     dist: Literal["fixed"]
-    value: float = Field(ge=0)
+    value: float = Field(ge=0, le=MAX_PARAMETER)
 
     @property
     def mean(self) -> float:
@@ -202,7 +207,9 @@ class Empirical(_Dist):
     """Resampling of observed values, optionally weighted."""
 
     dist: Literal["empirical"]
-    values: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)
+    values: list[Annotated[float, Field(ge=0, le=MAX_PARAMETER)]] = Field(
+        min_length=1, max_length=10_000
+    )
     weights: list[PositiveFloat] | None = None
 
     @model_validator(mode="after")

@@ -12,6 +12,7 @@ import gc
 import simpy
 
 from sim.domain.entities import Case, Detective
+from sim.engine.budget import event_limit, run_bounded
 from sim.engine.processes import takes_annual_leave, takes_sick_leave
 from sim.engine.records import ReplicationRecords, build_records, counters_at
 from sim.engine.referrals import Referrals, draw_referrals
@@ -126,10 +127,12 @@ def _run_replication(
 
     warmup = scenario.warmup_days
     snapshot: dict[int, tuple[float, float, float]] = {}
+    limit = event_limit(scenario)
+    what = f"replication {replication}"
     if warmup > 0:
-        env.run(until=warmup)
+        run_bounded(env, warmup, limit, what)
         snapshot = counters_at(detectives, warmup)
-    env.run(until=scenario.horizon_days)
+    run_bounded(env, scenario.horizon_days, limit, what)
     records = build_records(scenario, replication, team.cases, detectives, snapshot, team)
     records.extra["metrics"] = supervision.metrics()
     return records

@@ -11,7 +11,7 @@ Nothing here prints; :mod:`sim.cli.compare` is the command line.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -26,7 +26,12 @@ import pandas as pd
 from sim.analysis.statistics import is_indicator, mean_ci, proportion_ci
 from sim.engine.replication import ReplicationRecords, run_replication
 from sim.experiments.replications import Result, collect
-from sim.experiments.results import package_versions, write_atomically, write_result
+from sim.experiments.results import (
+    package_versions,
+    write_atomically,
+    write_manifest,
+    write_result,
+)
 from sim.scenario import Scenario, scenario_dump, scenario_hash
 
 __all__ = [
@@ -36,6 +41,7 @@ __all__ = [
     "PrecisionStatus",
     "check_expectations",
     "comparison_table",
+    "default_compare_folder",
     "interval",
     "paired_difference",
     "run_comparison",
@@ -425,6 +431,7 @@ def _metric(rec: ReplicationRecords, scenario: Scenario, metric: str) -> float:
 def comparison_manifest(comparison: Comparison, **extra: Any) -> dict[str, Any]:
     """Seed, versions, scenario hashes and replications of a comparison."""
     return {
+        "kind": "compare",
         "baseline": comparison.baseline,
         "seed": comparison.seed,
         "replications": comparison.replications,
@@ -468,6 +475,15 @@ def write_comparison(
             write_result(result, tmp / "scenarios" / name, extra_manifest={"comparison": True})
         if extras is not None:
             data.update(extras(comparison, tmp))
-        (tmp / "manifest.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        write_manifest(tmp, data)
 
     return write_atomically(Path(out_dir), fill)
+
+
+def default_compare_folder(scenarios: Sequence[Scenario], baseline: int = 0) -> str:
+    """``compare_<baseline>_<hash>``: the hash is of the set of scenarios compared, so that two
+    comparisons with the same baseline but other scenarios never share (and replace) a folder."""
+    digest = hashlib.blake2b(digest_size=4)
+    for key in sorted(f"{s.name}:{scenario_hash(s, runs=False)}" for s in scenarios):
+        digest.update(key.encode())
+    return f"compare_{scenarios[baseline].name}_{digest.hexdigest()}"

@@ -14,7 +14,6 @@ import platform
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,18 @@ import pandas as pd
 from sim.experiments.replications import Result
 from sim.scenario import Scenario, scenario_dump, scenario_hash
 
-__all__ = ["model_fingerprint", "package_versions", "read_result_tables", "write_result"]
+__all__ = [
+    "RESULT_KINDS",
+    "clean_stale_temporaries",
+    "foreign_entries",
+    "model_fingerprint",
+    "package_versions",
+    "read_result_tables",
+    "result_folder_kind",
+    "write_atomically",
+    "write_manifest",
+    "write_result",
+]
 
 PACKAGES = ("polit-sim", "simpy", "numpy", "scipy", "pandas", "pyarrow", "pydantic", "matplotlib")
 
@@ -70,12 +80,13 @@ def model_fingerprint() -> str:
 
 def manifest(scenario: Scenario, seed: int, replications: int, **extra: Any) -> dict[str, Any]:
     """What a reader needs to reproduce a result: the resolved scenario, its hash, the seed."""
+    # No creation time: every file of a result is identical for the same seed and code.
     return {
+        "kind": "run",
         "name": scenario.name,
         "scenario_hash": scenario_hash(scenario),
         "seed": seed,
         "replications": replications,
-        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": package_versions(),
         "model_fingerprint": model_fingerprint(),
         "scenario": scenario_dump(scenario),
@@ -83,21 +94,66 @@ def manifest(scenario: Scenario, seed: int, replications: int, **extra: Any) -> 
     }
 
 
+TMP_MARKER = ".polit-sim-writing"
+"""A file in each temporary folder a write fills: the writer's process id and host."""
+
+
+def clean_stale_temporaries(out_dir: Path) -> list[Path]:
+    """Remove the hidden temporary siblings of ``out_dir`` that killed writes left behind.
+
+    Only folders that carry polit-sim's marker, written on this host by a process that no longer
+    exists, are removed: nothing polit-sim did not write, nor another run's work in progress.
+    """
+    out_dir = Path(out_dir)
+    removed: list[Path] = []
+    try:
+        siblings = list(out_dir.parent.glob(f".{out_dir.name}.*"))
+    except OSError:
+        return removed
+    for tmp in siblings:
+        marker = tmp / TMP_MARKER
+        if tmp.is_symlink() or not marker.is_file():
+            continue
+        try:
+            pid_text, _, host = marker.read_text(encoding="utf-8").partition(" ")
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            continue
+        if host.strip() != platform.node() or _alive(pid):
+            continue
+        shutil.rmtree(tmp, ignore_errors=True)
+        removed.append(tmp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def write_atomically(out_dir: Path, fill: Callable[[Path], None]) -> Path:
     """Call ``fill(tmp)`` on a fresh temporary folder, then move it to ``out_dir``.
 
-    An existing ``out_dir`` is replaced only once the new content is complete.
+    An existing ``out_dir`` is replaced only once the new content is complete. Temporary
+    folders that killed writes of the same ``out_dir`` left behind are removed first.
     """
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(out_dir)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
+        (tmp / TMP_MARKER).write_text(f"{os.getpid()} {platform.node()}", encoding="utf-8")
         fill(tmp)
+        (tmp / TMP_MARKER).unlink()
         if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(out_dir, old)
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+            (old / TMP_MARKER).write_text(f"{os.getpid()} {platform.node()}", encoding="utf-8")
+            os.replace(out_dir, old / "replaced")
             os.replace(tmp, out_dir)
             shutil.rmtree(old)
         else:
@@ -132,9 +188,68 @@ def write_result(
         )
         if figures is not None:
             data["figures"] = [p.name for p in figures(result, tmp)]
-        (tmp / "manifest.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        write_manifest(tmp, data)
 
     return write_atomically(out_dir, fill)
+
+
+def write_manifest(folder: Path, data: dict[str, Any]) -> None:
+    """Write ``manifest.json`` listing every entry of ``folder`` as written by polit-sim."""
+    data["files"] = sorted({*os.listdir(folder), "manifest.json"} - {TMP_MARKER})
+    (folder / "manifest.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+RESULT_KINDS = ("run", "compare")
+_MANIFEST_LIMIT = 16 * 1024 * 1024
+
+
+def result_folder_kind(folder: Path) -> str | None:
+    """``"run"`` or ``"compare"`` if ``folder`` is a result folder polit-sim wrote, else None.
+
+    A result folder is recognised by its ``manifest.json``: a JSON object naming polit-sim's
+    version, and the kind of result (older manifests: by their keys).
+    """
+    manifest_path = Path(folder) / "manifest.json"
+    try:
+        if manifest_path.is_symlink() or not manifest_path.is_file():
+            return None
+        if manifest_path.stat().st_size > _MANIFEST_LIMIT:
+            return None
+        data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or "polit-sim" not in (data.get("versions") or {}):
+        return None
+    kind = data.get("kind")
+    if kind in RESULT_KINDS:
+        return str(kind)
+    if "baseline" in data and "scenarios" in data:
+        return "compare"
+    if "scenario_hash" in data and "scenario" in data:
+        return "run"
+    return None
+
+
+# What results written before manifests listed their files may hold.
+_LEGACY_SUFFIXES = (".parquet", ".csv", ".json", ".svg", ".png", ".html", ".xlsx")
+
+
+def foreign_entries(folder: Path) -> list[str]:
+    """Entries of a result folder that polit-sim did not write (by its manifest's list)."""
+    folder = Path(folder)
+    try:
+        data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return sorted(os.listdir(folder))
+    listed = data.get("files") if isinstance(data, dict) else None
+    out = []
+    for entry in sorted(os.listdir(folder)):
+        if isinstance(listed, list):
+            if entry not in listed:
+                out.append(entry)
+        elif not (entry.endswith(_LEGACY_SUFFIXES) or entry == "scenarios"):
+            out.append(entry)
+    return out
 
 
 def read_result_tables(out_dir: Path) -> dict[str, pd.DataFrame]:

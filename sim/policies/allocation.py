@@ -138,7 +138,7 @@ class TeamQueue:
     (0.5 × 5 = 2.5 → 3, 0.9 × 5 = 4.5 → 5, 0.3 × 5 = 1.5 → 2), at least one case.
     """
 
-    max_cases_per_detective: Annotated[int, Field(ge=1)] = 1
+    max_cases_per_detective: Annotated[int, Field(ge=1, le=100_000)] = 1
     per_fte: Annotated[
         bool,
         Field(

@@ -22,7 +22,7 @@ __all__ = [
     "Spread",
 ]
 
-Days = Annotated[float, Field(ge=0)]
+Days = Annotated[float, Field(ge=0, le=36_500)]
 
 
 class ReallocationPolicy(Protocol):

@@ -111,7 +111,7 @@ class GapThreshold:
             plan, agreeing it); HR support shortens it.
     """
 
-    every_days: Annotated[float, Field(gt=0)] | None = None
+    every_days: Annotated[float, Field(ge=1, le=36_500)] | None = None
     gap_threshold_days: Annotated[float, Field(ge=0)] = 90.0
     act_probability: Annotated[float, Field(ge=0, le=1)] = 0.5
     action: Action = "reallocate"

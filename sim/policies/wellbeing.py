@@ -48,9 +48,9 @@ ROUTES: tuple[str, ...] = ("self_assessment", "psychological", "supervision", "m
 """Detection routes, in the order they are run when due at the same instant."""
 
 Unit = Annotated[float, Field(ge=0, le=1)]
-NonNegative = Annotated[float, Field(ge=0)]
-Positive = Annotated[float, Field(gt=0)]
-Cadence = Annotated[float, Field(gt=0)] | None
+NonNegative = Annotated[float, Field(ge=0, le=1e6)]
+Positive = Annotated[float, Field(gt=0, le=1e6)]
+Cadence = Annotated[float, Field(ge=1, le=36_500)] | None
 
 
 class WellbeingPolicy(Protocol):
@@ -133,7 +133,7 @@ class StrainModel:
     every_days: Cadence = 365.0
     supervision_every_days: Cadence = None
     mentoring_every_days: Cadence = None
-    update_every_days: Positive = 7.0
+    update_every_days: Annotated[float, Field(ge=0.1, le=365)] = 7.0
     exposure_hours_per_week: Annotated[float, Field(ge=0, le=EXPOSURE_REFERENCE_HOURS)] = 8.0
     manageable_weeks: Positive = 6.0
     overload_rate_per_year: NonNegative = 1.0

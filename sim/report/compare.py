@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,9 @@ from sim.report.figures import (
     backlog_figure,
     case_timeline_figure,
     detective_heatmap_figure,
+    draw_and_save,
     metrics_figure,
     neglect_survival_figure,
-    save_figure,
 )
 from sim.scenario import scenario_dump, scenario_hash
 
@@ -51,18 +52,32 @@ def _most_neglected(result: Result, replication: int) -> dict[str, Any] | None:
     return row
 
 
-def comparison_figures(comparison: Comparison, folder: Path) -> dict[str, Path]:
-    """Draw every figure of a comparison into ``folder`` (PNG and SVG); returns PNGs by stem."""
+def comparison_figures(
+    comparison: Comparison, folder: Path, skipped: list[str] | None = None
+) -> dict[str, Path]:
+    """Draw every figure of a comparison into ``folder`` (PNG and SVG); returns PNGs by stem.
+
+    A figure that cannot be drawn is left out and noted in ``skipped`` (``"stem: reason"``).
+    """
     results = comparison.results
     base = results[comparison.baseline].scenario
     written: dict[str, Path] = {}
+    failures: list[str] = [] if skipped is None else skipped
 
-    def save(fig: Any, stem: str) -> None:
-        written[stem] = save_figure(fig, folder, stem)[0]
+    def save(draw: Callable[[], Any], stem: str) -> None:
+        paths = draw_and_save(draw, folder, stem, failures)
+        if paths:
+            written[stem] = paths[0]
 
-    save(neglect_survival_figure({n: r.cases for n, r in results.items()}), "neglect_survival")
-    save(backlog_figure({n: r.backlog for n, r in results.items()}, base.warmup_days), "backlog")
-    save(metrics_figure(comparison.table, HEADLINE_METRICS), "headline_metrics")
+    save(
+        lambda: neglect_survival_figure({n: r.cases for n, r in results.items()}),
+        "neglect_survival",
+    )
+    save(
+        lambda: backlog_figure({n: r.backlog for n, r in results.items()}, base.warmup_days),
+        "backlog",
+    )
+    save(lambda: metrics_figure(comparison.table, HEADLINE_METRICS), "headline_metrics")
     rep = comparison.trace_replication
     for name, result in results.items():
         if rep is None or rep not in result.traces:
@@ -73,7 +88,8 @@ def comparison_figures(comparison: Comparison, folder: Path) -> dict[str, Path]:
         names = [str(n) for n in team["detective"]]
         hours = (team["fte"].to_numpy(dtype=float) * scenario.team.hours_per_week / 7).tolist()
         save(
-            detective_heatmap_figure(
+            partial(
+                detective_heatmap_figure,
                 trace,
                 names,
                 hours,
@@ -88,7 +104,8 @@ def comparison_figures(comparison: Comparison, folder: Path) -> dict[str, Path]:
             flags = [e[1] for e in trace if e[0] == "flag" and e[2] == int(case["case_id"])]
             flagged = min(flags) if flags else np.nan
             save(
-                case_timeline_figure(
+                partial(
+                    case_timeline_figure,
                     trace,
                     names,
                     int(case["case_id"]),
@@ -349,9 +366,10 @@ def render_report(comparison: Comparison, figures: Mapping[str, Path]) -> str:
 
 def write_figures_and_report(comparison: Comparison, folder: Path) -> dict[str, Any]:
     """Write the figures and ``report.html`` into ``folder``; returns manifest entries."""
-    figures = comparison_figures(comparison, folder)
+    skipped: list[str] = []
+    figures = comparison_figures(comparison, folder, skipped)
     (folder / "report.html").write_text(render_report(comparison, figures), encoding="utf-8")
     files = sorted(
         p.name for stem in figures for p in (folder / f"{stem}.png", folder / f"{stem}.svg")
     )
-    return {"figures": files, "report": "report.html"}
+    return {"figures": files, "report": "report.html", "figures_skipped": skipped}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ __all__ = [
     "backlog_figure",
     "case_timeline_figure",
     "detective_heatmap_figure",
+    "draw_and_save",
     "metrics_figure",
     "neglect_survival_figure",
     "save_figure",
@@ -37,12 +38,41 @@ def _linestyle(i: int) -> str:
 
 
 def save_figure(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
-    """Save ``fig`` as PNG and SVG; returns the paths written."""
+    """Save ``fig`` as PNG and SVG; returns the paths written.
+
+    Both files are identical for identical figures: the SVG's element ids are salted with the
+    stem instead of a random salt, and neither file carries a date.
+    """
     paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.svg"]
-    fig.savefig(paths[0], dpi=120, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
+    try:
+        fig.savefig(paths[0], dpi=120, bbox_inches="tight", metadata={"Software": None})
+        with plt.rc_context({"svg.hashsalt": f"polit-sim-{stem}"}):
+            fig.savefig(paths[1], bbox_inches="tight", metadata={"Date": None})
+    except BaseException:
+        for path in paths:
+            path.unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)
     return paths
+
+
+def draw_and_save(
+    draw: Callable[[], Figure], out_dir: Path, stem: str, skipped: list[str]
+) -> list[Path]:
+    """Draw a figure and save it; a figure that cannot be drawn is skipped, never the run.
+
+    A figure fails on data it was not made for (e.g. nothing to put on a log scale after a
+    run with almost no cases); the data files are what matters, so the failure is noted in
+    ``skipped`` as ``"stem: reason"`` and no file of that figure is left behind.
+    """
+    try:
+        return save_figure(draw(), out_dir, stem)
+    except Exception as error:  # any failure of drawing: the run's data must still be written
+        plt.close("all")
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        skipped.append(f"{stem}: {reason}")
+        return []
 
 
 def backlog_figure(

@@ -75,6 +75,12 @@ _StrictLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
     _construct_unique_mapping,
 )
+# YAML 1.1 reads 1e9 (no dot) as text; numbers are strictly typed, so read it as YAML 1.2 does.
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
 
 
 def _read_yaml(path: Path, shown: str) -> dict[str, Any]:
@@ -156,7 +162,16 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str], shown: str) 
             problems.append(f"{shown}: --set {item}: expected key.path=value")
             continue
         try:
-            value = yaml.safe_load(text) if text.strip() else None
+            check_yaml_shape(text, f"{shown}: --set {key}")
+        except ScenarioError as error:
+            problems.extend(error.problems)
+            continue
+        try:
+            value = yaml.load(text, Loader=_StrictLoader) if text.strip() else None
+            check_keys(value, shown, key)
+        except ScenarioError as error:
+            problems.extend(error.problems)
+            continue
         except yaml.YAMLError:
             problems.append(f"{shown}: {key}: value {text!r} is not valid YAML")
             continue

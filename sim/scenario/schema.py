@@ -134,8 +134,11 @@ WellbeingSpec = _policy_field(WELLBEING)
 class InspectorOversight(_Model):
     """An inspector who audits flagged cases and presses sergeants to act."""
 
-    audit_every_days: PositiveFloat = Field(
-        91.0, description="days between the inspector's audits of flagged and escalated cases"
+    audit_every_days: float = Field(
+        91.0,
+        ge=1,
+        le=36_500,
+        description="days between the inspector's audits of flagged and escalated cases",
     )
     act_probability: float = Field(
         0.8, ge=0, le=1, description="chance the inspector directs a reallocation at an audit"
@@ -206,7 +209,7 @@ class DetectiveGroup(_Model):
     """``count`` detectives with the same FTE, named ``name_1`` … (or ``name`` when one)."""
 
     name: Identifier
-    count: PositiveInt = 1
+    count: PositiveInt = Field(1, le=1000, description="detectives in the group")
     fte: float = Field(gt=0, le=1, description="1.0 full time, 0.5 half time")
     working_days: Weekdays | None = Field(
         None,
@@ -226,7 +229,7 @@ class Roster(_Model):
 class Sergeants(_Model):
     """The team's sergeants and the time they give to workload reviews."""
 
-    count: int = Field(1, ge=0, description="detective sergeants")
+    count: int = Field(1, ge=0, le=1000, description="detective sergeants")
     review_hours_per_week: PositiveFloat | None = Field(
         3.7, description="hours a week each sergeant gives to workload reviews (null: unlimited)"
     )
@@ -242,9 +245,13 @@ class Sergeants(_Model):
 
 
 class Team(_Model):
-    hours_per_week: PositiveFloat = Field(37.0, description="contracted hours of a 1.0 FTE")
-    block_hours: PositiveFloat | None = Field(
-        None, description="hours worked on a case before choosing again (default a working day)"
+    hours_per_week: float = Field(
+        37.0, gt=0, le=168, description="contracted hours of a 1.0 FTE (at most 168)"
+    )
+    block_hours: Annotated[float, Field(ge=0.1, le=1000)] | None = Field(
+        None,
+        description="hours worked on a case before choosing again (default a working day;"
+        " at least 0.1)",
     )
     detectives: list[DetectiveGroup] = Field(min_length=1)
     roster: Roster | None = Field(
@@ -305,8 +312,12 @@ class Seasonality(_Model):
 
 
 class Arrivals(_Model):
-    rate_per_year: PositiveFloat = Field(description="referrals per year at day 0")
-    growth_per_year: float = Field(0.0, gt=-1, description="compound growth per year, 0.1 = +10%")
+    rate_per_year: float = Field(
+        gt=0, le=1_000_000, description="referrals per year at day 0 (at most a million)"
+    )
+    growth_per_year: float = Field(
+        0.0, gt=-1, le=10, description="compound growth per year, 0.1 = +10% (at most 10 = +1000%)"
+    )
     seasonality: Seasonality | None = None
 
     def rate_per_day(self, day: Any) -> Any:
@@ -324,7 +335,9 @@ class Arrivals(_Model):
 
 class GradeSpec(_Model):
     share: float = Field(ge=0, le=1, description="share of referrals with this grade")
-    target_days: PositiveFloat = Field(description="target time to enforcement action")
+    target_days: float = Field(
+        gt=0, le=36_500, description="target time to enforcement action (days)"
+    )
 
 
 def _effort_tag(value: Any) -> str:
@@ -346,7 +359,7 @@ class External(_Model):
     """Work done by another unit (digital forensics, the CPS): the case is parked meanwhile."""
 
     days: Distribution = Field(description="time the unit spends on the case (days)")
-    capacity: PositiveInt | None = Field(
+    capacity: Annotated[int, Field(gt=0, le=1_000_000)] | None = Field(
         None, description="cases the unit handles at once; null for a pure delay"
     )
     order: Literal["fifo", "grade"] = Field("fifo", description="queue order at the unit")
@@ -412,19 +425,25 @@ class Cases(_Model):
 
 
 class Episodes(_Model):
-    episodes_per_year: NonNegativeFloat = Field(description="episodes per detective per year")
+    episodes_per_year: float = Field(
+        ge=0, le=365, description="episodes per detective per year (at most 365)"
+    )
     days: Distribution = Field(description="length of one episode (calendar days)")
 
 
 class Leave(_Model):
     annual_days: float = Field(0.0, ge=0, lt=180, description="annual leave entitlement (days)")
-    annual_blocks: PositiveInt = Field(5, description="episodes the entitlement is taken in")
+    annual_blocks: PositiveInt = Field(
+        5, le=365, description="episodes the entitlement is taken in"
+    )
     short_sickness: Episodes | None = None
     long_leave: Episodes | None = None
 
 
 class Outputs(_Model):
-    backlog_every_days: PositiveFloat = Field(7.0, description="sampling step of the backlog")
+    backlog_every_days: float = Field(
+        7.0, ge=0.01, le=36_500, description="sampling step of the backlog (days, at least 0.01)"
+    )
 
 
 class Threshold(_Model):
@@ -452,6 +471,10 @@ def _check_expect(expect: dict[str, Threshold]) -> dict[str, Threshold]:
     return expect
 
 
+MAX_REPLICATIONS = 100_000
+"""Most replications a scenario or ``--replications`` may ask for."""
+
+
 # --- the scenario --------------------------------------------------------------------------------
 
 
@@ -460,10 +483,12 @@ class Scenario(_Model):
 
     name: Identifier
     description: str = ""
-    horizon_days: PositiveFloat = Field(description="simulated time (days)")
+    horizon_days: float = Field(
+        gt=0, le=36_500, description="simulated time (days, at most 100 years)"
+    )
     warmup_days: NonNegativeFloat = Field(0.0, description="cases arriving earlier are ignored")
-    replications: PositiveInt = 30
-    seed: int = Field(20160101, ge=0)
+    replications: PositiveInt = Field(30, le=MAX_REPLICATIONS)
+    seed: int = Field(20160101, ge=0, lt=2**63)
     plugins: list[str] = Field(
         default_factory=list,
         description="code loaded first, to register policies: a .py file (relative to the"

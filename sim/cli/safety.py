@@ -1,0 +1,155 @@
+"""Safety rails every command shares: output folders it may replace, and internal errors.
+
+* :func:`check_out_dir` is called before any simulation: a command replaces only a result
+  folder of its own kind that polit-sim wrote (recognised by its manifest), and refuses, with exit
+  2 and one line, a symbolic link, ``.`` or ``..``, a folder holding the current one, a path
+  under a file, a folder it cannot write, an existing file, and any other existing folder.
+* :class:`SafeGroup` turns an unexpected exception into exit status 3: one line on standard
+  error naming the error and the file the full traceback was saved to.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from sim.cli.common import fail_input
+from sim.experiments.results import foreign_entries, result_folder_kind
+
+__all__ = ["INTERNAL_ERROR", "SafeGroup", "check_out_dir", "out_dir_problem", "report_crash"]
+
+INTERNAL_ERROR = 3
+"""Exit status of an internal error (a bug, or the machine running out of a resource)."""
+
+
+def out_dir_problem(raw: str, kind: str) -> str | None:
+    """Why ``raw`` cannot be the output folder of a ``kind`` result, or None if it can.
+
+    Args:
+        raw: the folder as the user typed it (or the default).
+        kind: ``"run"`` or ``"compare"``: the only kind of result folder that may be replaced.
+    """
+    text = raw.rstrip("/")
+    if not raw.strip():
+        return "--out: empty folder name"
+    if text in ("", ".", "..") or text.endswith(("/.", "/..")) or "\0" in raw:
+        return f"--out {raw}: the current or a parent folder cannot be an output folder"
+    path = Path(raw)
+    if os.path.islink(text):
+        return f"--out {raw}: is a symbolic link; give the real folder"
+    real = Path(os.path.realpath(text))
+    cwd = Path.cwd().resolve()
+    if real == cwd or real in cwd.parents:
+        return f"--out {raw}: holds the current folder"
+    # Every existing ancestor must be a folder.
+    for parent in reversed(path.absolute().parents):
+        if os.path.lexists(parent) and not parent.is_dir():
+            return f"--out {raw}: lies under {parent}, which is a file"
+    if os.path.lexists(text):
+        if not path.is_dir():
+            return f"--out {raw}: is a file, not a folder"
+        try:
+            entries = os.listdir(text)
+        except OSError as error:
+            return f"--out {raw}: cannot be read: {error.strerror}"
+        if entries:
+            found = result_folder_kind(path)
+            if found is None:
+                return (
+                    f"--out {raw}: exists and is not a polit-sim result folder (no polit-sim "
+                    "manifest.json); choose a new folder"
+                )
+            if found != kind:
+                return f"--out {raw}: holds a polit-sim {found} result, not a {kind} result"
+            extra = foreign_entries(path)
+            if extra:
+                shown = ", ".join(extra[:5]) + (", ..." if len(extra) > 5 else "")
+                return f"--out {raw}: holds files polit-sim did not write ({shown})"
+    return _write_problem(raw, path)
+
+
+def _write_problem(raw: str, path: Path) -> str | None:
+    """Probe the nearest existing folder for writing (a permission check cannot see read-only
+    mounts, and root passes it anyway)."""
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    try:
+        probe = tempfile.mkdtemp(prefix=".polit-sim-probe.", dir=parent)
+    except OSError as error:
+        return f"--out {raw}: cannot write in {parent}: {error.strerror}"
+    os.rmdir(probe)
+    if path.exists():
+        try:
+            probe = tempfile.mkdtemp(prefix=".polit-sim-probe.", dir=path)
+        except OSError as error:
+            return f"--out {raw}: cannot be replaced: {error.strerror}"
+        os.rmdir(probe)
+    return None
+
+
+def check_out_dir(raw: str, kind: str) -> Path:
+    """The output folder, checked up front: exit 2 with one line when it may not be written.
+
+    Replacing an earlier result of the same kind is allowed and said on standard error.
+    """
+    problem = out_dir_problem(raw, kind)
+    if problem is not None:
+        fail_input([problem])
+    path = Path(raw)
+    if path.is_dir() and os.listdir(path):
+        click.echo(f"replacing the earlier {kind} result in {raw}", err=True)
+    return path
+
+
+def report_crash(error: BaseException) -> NoReturn:
+    """Save the traceback of an unexpected error, say so in one line, exit 3."""
+    text = "".join(traceback.format_exception(error))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    where: str
+    try:
+        fd, where = tempfile.mkstemp(prefix=f"polit-sim-error-{stamp}-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(f"polit-sim {' '.join(sys.argv[1:])}\n{text}")
+    except OSError:
+        where = "(could not be saved)"
+    message = str(error).splitlines()[0] if str(error) else ""
+    click.echo(
+        f"polit-sim: internal error: {type(error).__name__}: {message}"
+        f" (exit 3; full traceback in {where})",
+        err=True,
+    )
+    sys.exit(INTERNAL_ERROR)
+
+
+class SafeGroup(click.Group):
+    """A command group whose commands exit 3 on an unexpected exception, without a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except (SystemExit, KeyboardInterrupt, GeneratorExit):
+            raise
+        except Exception as error:  # any bug, MemoryError, OSError ... of a command
+            report_crash(error)
+
+
+def preflight_or_exit(
+    scenario: Any, replications: int, workers: int = 1, source: str | None = None
+) -> None:
+    """Exit 2 with one line per reason when the run is too big to start (see
+    :mod:`sim.experiments.budget`)."""
+    from sim.experiments.budget import preflight_problems
+
+    problems = preflight_problems(scenario, replications, workers, source)
+    if problems:
+        fail_input(problems)
