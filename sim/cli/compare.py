@@ -150,6 +150,12 @@ def compare(
     manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
     for line in manifest.get("figures_skipped", []):
         click.echo(f"warning: figure {line} (skipped; the data files are written)", err=True)
+    if no_figures:
+        from sim.report.compare import warmup_warnings
+
+        manifest["warmup_warnings"] = warmup_warnings(comparison)
+    for line in manifest.get("warmup_warnings", []):
+        click.echo(line, err=True)
     click.echo(
         f"compared {len(scenarios)} scenarios, {comparison.replications} replications each "
         f"(baseline {comparison.baseline}, seed {comparison.seed}) -> {out_dir}"

@@ -85,6 +85,7 @@ def run(
 
     Exits 1 when one of the scenario's ``expect:`` thresholds is broken (results are written).
     """
+    from sim.analysis.warmup import warmup_check
     from sim.engine.budget import WorkLimitExceeded
     from sim.experiments.replications import simulate
     from sim.experiments.results import write_result
@@ -118,9 +119,19 @@ def run(
         )
         return paths
 
-    write_result(
-        result, out_dir, figures=figures, extra_manifest={"command": ["polit-sim", *sys.argv[1:]]}
-    )
+    warmup = warmup_check(result.backlog, scenario.warmup_days)
+    extra: dict[str, Any] = {"command": ["polit-sim", *sys.argv[1:]]}
+    if warmup is not None:
+        extra["warmup_check"] = {
+            "method": "MSER-5 on the mean backlog",
+            "warmup_days": warmup.warmup_days,
+            "truncation_days": warmup.truncation_days,
+            "settled": warmup.settled,
+            "too_short": warmup.too_short,
+        }
+    write_result(result, out_dir, figures=figures, extra_manifest=extra)
+    if warmup is not None and warmup.too_short:
+        click.echo(warmup.describe(scenario.name), err=True)
     for line in skipped:
         click.echo(f"warning: figure {line} (skipped; the data files are written)", err=True)
     summary = result.summary.set_index("metric")

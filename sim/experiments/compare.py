@@ -14,9 +14,8 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from sim.experiments.results import (
     write_manifest,
     write_result,
 )
+from sim.experiments.workers import worker_pool
 from sim.scenario import Scenario, scenario_dump, scenario_hash
 
 __all__ = [
@@ -364,7 +364,7 @@ def run_comparison(
     target = min(batch, max_replications) if precision is not None else batch
     statuses: list[PrecisionStatus] = []
     # One pool for every scenario and batch: starting worker processes costs about a second each.
-    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if workers > 1 else None
+    pool = worker_pool(workers) if workers > 1 else None
     try:
         while True:
             indices = range(done, target)

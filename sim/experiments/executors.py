@@ -25,13 +25,12 @@ the engine or in the serial executor.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import socket
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -40,6 +39,7 @@ from typing import Any
 from sim.analysis.statistics import replication_metrics
 from sim.engine.replication import run_replication
 from sim.experiments.sweep import RunSpec
+from sim.experiments.workers import worker_pool
 
 __all__ = [
     "CRASH_ENV",
@@ -157,10 +157,9 @@ def run_processes(runs: Sequence[RunSpec], on_done: OnDone, workers: int = 2) ->
     todo: deque[RunSpec] = deque(runs)
     suspects: deque[RunSpec] = deque()
     tracker = _Tracker()
-    context = multiprocessing.get_context("spawn")
     limit = 2 * workers
     while todo or suspects:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        pool = worker_pool(workers)
         inflight: dict[Future[_Outcome], RunSpec] = {}
         broken = False
         try:

@@ -6,9 +6,8 @@ the serial and the pooled runs give identical results, bit for bit.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import pandas as pd
 
 from sim.analysis.statistics import cases_frame, replication_metrics, summarise
 from sim.engine.replication import ReplicationRecords, run_replication
+from sim.experiments.workers import worker_pool
 from sim.scenario import Scenario, load_scenario
 
 __all__ = ["Result", "collect", "run_records", "simulate"]
@@ -81,8 +81,7 @@ def run_records(
             if progress is not None:
                 progress(1)
         return out
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with worker_pool(workers) as pool:
         futures = [pool.submit(_one, job) for job in jobs]
         for future in as_completed(futures):
             out.append(future.result())

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.analysis.warmup import warmup_check
 from sim.experiments.compare import HEADLINE_METRICS, Comparison
 from sim.experiments.replications import Result
 from sim.experiments.results import package_versions
@@ -237,7 +238,18 @@ table{border-collapse:collapse;margin:1em 0;font-size:0.85em}
 td,th{border:1px solid #ccc;padding:0.25em 0.5em;text-align:left;vertical-align:top}
 th{background:#f2f2f2} img{max-width:100%} figure{margin:1.5em 0}
 .headline{font-size:1.05em;margin:0.4em 0} code{background:#f6f6f6}
+.warning{background:#fff4e0;border-left:4px solid #E69F00;padding:0.4em 0.6em}
 """
+
+
+def warmup_warnings(comparison: Comparison) -> list[str]:
+    """One line per scenario whose backlog suggests a longer warm-up (MSER-5)."""
+    out = []
+    for name, result in comparison.results.items():
+        check = warmup_check(result.backlog, result.scenario.warmup_days)
+        if check is not None and check.too_short:
+            out.append(check.describe(name))
+    return out
 
 
 def render_report(comparison: Comparison, figures: Mapping[str, Path]) -> str:
@@ -256,6 +268,10 @@ def render_report(comparison: Comparison, figures: Mapping[str, Path]) -> str:
         "<h2>Headlines</h2>",
     ]
     parts += [f"<p class='headline'>{e(headline(comparison, n))}</p>" for n in results]
+    warmups = warmup_warnings(comparison)
+    if warmups:
+        parts.append("<h2>Warm-up</h2>")
+        parts += [f"<p class='warning'>{e(line.removeprefix('warning: '))}</p>" for line in warmups]
     broken = [c for c in comparison.checks if c.status != "met"]
     if comparison.checks:
         parts.append("<h2>Thresholds (expect:)</h2>")
@@ -372,4 +388,9 @@ def write_figures_and_report(comparison: Comparison, folder: Path) -> dict[str, 
     files = sorted(
         p.name for stem in figures for p in (folder / f"{stem}.png", folder / f"{stem}.svg")
     )
-    return {"figures": files, "report": "report.html", "figures_skipped": skipped}
+    return {
+        "figures": files,
+        "report": "report.html",
+        "figures_skipped": skipped,
+        "warmup_warnings": warmup_warnings(comparison),
+    }
