@@ -9,8 +9,23 @@ The Python API::
     sim.scenario_from_dict({...})  # the same, from a mapping
 """
 
-from sim.experiments.replications import Result, simulate
+from typing import TYPE_CHECKING, Any
+
 from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
+
+if TYPE_CHECKING:
+    from sim.experiments.replications import Result, simulate
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use: checking scenario files (polit-sim validate) needs neither pandas nor
+    # scipy, and starts in a fraction of the time.
+    if name in ("Result", "simulate"):
+        from sim.experiments import replications
+
+        return getattr(replications, name)
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")
+
 
 __all__ = [
     "Result",

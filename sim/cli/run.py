@@ -28,12 +28,18 @@ __all__ = ["run", "schema", "validate"]
 )
 def validate(files: tuple[str, ...], overrides: tuple[str, ...]) -> None:
     """Check scenario files against the schema; exit 2 if any is invalid."""
+    from sim.experiments.budget import preflight_problems
+
     problems: list[str] = []
     for path in files:
         try:
-            load_scenario(path, overrides)
+            scenario = load_scenario(path, overrides)
         except ScenarioError as error:
             problems.extend(error.problems)
+            continue
+        too_big = preflight_problems(scenario, scenario.replications, source=path)
+        if too_big:
+            problems.extend(too_big)
         else:
             click.echo(f"{path}: valid")
     if problems:
@@ -85,16 +91,18 @@ def run(
 
     Exits 1 when one of the scenario's ``expect:`` thresholds is broken (results are written).
     """
+    scenario = load_or_exit(file, overrides)
+    n = replications or scenario.replications
+    out_dir = check_out_dir(out if out is not None else str(Path("results") / scenario.name), "run")
+    preflight_or_exit(scenario, n, workers, file)
+
+    # Imported once the input is known to be good: bad input is refused without loading them.
     from sim.analysis.warmup import warmup_check
     from sim.engine.budget import WorkLimitExceeded
     from sim.experiments.replications import simulate
     from sim.experiments.results import write_result
     from sim.report.figures import backlog_figure, draw_and_save, neglect_survival_figure
 
-    scenario = load_or_exit(file, overrides)
-    n = replications or scenario.replications
-    out_dir = check_out_dir(out if out is not None else str(Path("results") / scenario.name), "run")
-    preflight_or_exit(scenario, n, workers, file)
     bar = ProgressBar(n, scenario.name, enabled=not quiet)
     try:
         result = simulate(scenario, n, seed, workers=workers, progress=bar)

@@ -21,7 +21,6 @@ from typing import Any, NoReturn
 import click
 
 from sim.cli.common import fail_input
-from sim.experiments.results import foreign_entries, result_folder_kind
 
 __all__ = ["INTERNAL_ERROR", "SafeGroup", "check_out_dir", "out_dir_problem", "report_crash"]
 
@@ -36,6 +35,8 @@ def out_dir_problem(raw: str, kind: str) -> str | None:
         raw: the folder as the user typed it (or the default).
         kind: ``"run"`` or ``"compare"``: the only kind of result folder that may be replaced.
     """
+    from sim.experiments.results import foreign_entries, result_folder_kind
+
     text = raw.rstrip("/")
     if not raw.strip():
         return "--out: empty folder name"

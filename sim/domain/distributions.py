@@ -21,7 +21,6 @@ import numpy as np
 from numpy.random import Generator
 from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy import stats
 
 __all__ = [
     "Distribution",
@@ -106,6 +105,8 @@ class Lognormal(_Dist):
 
     def ppf(self, u: ArrayLike) -> FloatArray:
         mu, sigma = self._params
+        from scipy import stats  # imported on first use: loading a scenario does not need it
+
         return np.exp(mu + sigma * stats.norm.ppf(u))
 
 
@@ -127,6 +128,8 @@ class Gamma(_Dist):
     def ppf(self, u: ArrayLike) -> FloatArray:
         shape = (self.mean_ / self.sd) ** 2
         scale = self.sd**2 / self.mean_
+        from scipy import stats
+
         return np.asarray(stats.gamma.ppf(u, shape, scale=scale), dtype=float)
 
 
@@ -182,6 +185,8 @@ class Triangular(_Dist):
     def ppf(self, u: ArrayLike) -> FloatArray:
         width = self.high - self.low
         c = (self.mode - self.low) / width
+        from scipy import stats
+
         return np.asarray(stats.triang.ppf(u, c, loc=self.low, scale=width), dtype=float)
 
 
