@@ -27,7 +27,9 @@ __all__ = ["compare"]
     metavar="KEY=VALUE",
     help="Override a field of every scenario, e.g. horizon_days=730.",
 )
-@click.option("--out", type=click.Path(file_okay=False), help="Output folder.")
+@click.option(
+    "--out", type=click.Path(), help="Output folder (a new one, or an earlier result to replace)."
+)
 @click.option(
     "--precision",
     type=click.FloatRange(min=0, min_open=True),

@@ -68,7 +68,9 @@ def schema() -> None:
     metavar="KEY=VALUE",
     help="Override a scenario field, e.g. policies.work_order.rule=oldest_first.",
 )
-@click.option("--out", type=click.Path(file_okay=False), help="Output folder.")
+@click.option(
+    "--out", type=click.Path(), help="Output folder (a new one, or an earlier result to replace)."
+)
 @click.option(
     "--workers",
     "-w",
