@@ -36,3 +36,7 @@ __all__ = [
     "simulate",
 ]
 __version__ = "0.1.0"
+
+
+def __dir__() -> list[str]:
+    return sorted((set(globals()) - {"Any", "TYPE_CHECKING"}) | {"Result", "simulate"})
