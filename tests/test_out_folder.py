@@ -229,3 +229,45 @@ def test_stale_temporary_folders_of_killed_writes_are_cleaned(
         (stale / TMP_MARKER).write_text(text, encoding="utf-8")
     clean_stale_temporaries(out)
     assert stale.exists() != removed
+
+
+SWEEP_CASES = [
+    ("sweep", "current_folder", lambda b: ".", "current or a parent"),
+    ("sweep", "symbolic_link", _symlink, "symbolic link"),
+    ("sweep", "existing_file", _file, "is a file"),
+    ("sweep", "under_a_file", _under_file, "which is a file"),
+    ("sweep-report", "folder_with_other_files", _folder_with_notes, "notes.txt"),
+    ("sweep-report", "symbolic_link", _symlink, "symbolic link"),
+    ("sweep-report", "parent_folder", lambda b: "..", "current or a parent"),
+]
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "make", "refused"), SWEEP_CASES, ids=[f"{c[0]}-{c[1]}" for c in SWEEP_CASES]
+)
+def test_sweep_out_folders_are_checked_up_front(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    name: str,
+    make: Callable[[Path], str],
+    refused: str,
+) -> None:
+    """sweep and sweep-report refuse an unusable --out (and sweep-report one holding other
+    files) with exit 2 and one line, changing nothing."""
+    work = tmp_path / "work"
+    work.mkdir()
+    out = make(work)
+    before = _snapshot(tmp_path)
+    monkeypatch.chdir(work)
+    if command == "sweep":
+        args = ["sweep", str(ROOT / "scenarios" / "baseline.yaml")]
+        args += ["--grid", "team.detectives.0.count=4,6", "-r", "1", "--out", out]
+    else:
+        (tmp_path / "sweep").mkdir()
+        args = ["sweep-report", str(tmp_path / "sweep"), "--out", out]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and refused in lines[0], lines
+    assert _snapshot(tmp_path) == before

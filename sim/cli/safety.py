@@ -22,7 +22,16 @@ import click
 
 from sim.cli.common import fail_input
 
-__all__ = ["INTERNAL_ERROR", "SafeGroup", "check_out_dir", "out_dir_problem", "report_crash"]
+__all__ = [
+    "INTERNAL_ERROR",
+    "SafeGroup",
+    "check_folder_path",
+    "check_out_dir",
+    "out_dir_problem",
+    "path_problem",
+    "preflight_or_exit",
+    "report_crash",
+]
 
 INTERNAL_ERROR = 3
 """Exit status of an internal error (a bug, or the machine running out of a resource)."""
@@ -37,22 +46,11 @@ def out_dir_problem(raw: str, kind: str) -> str | None:
     """
     from sim.experiments.results import foreign_entries, result_folder_kind
 
+    problem = path_problem(raw)
+    if problem is not None:
+        return problem
     text = raw.rstrip("/")
-    if not raw.strip():
-        return "--out: empty folder name"
-    if text in ("", ".", "..") or text.endswith(("/.", "/..")) or "\0" in raw:
-        return f"--out {raw}: the current or a parent folder cannot be an output folder"
     path = Path(raw)
-    if os.path.islink(text):
-        return f"--out {raw}: is a symbolic link; give the real folder"
-    real = Path(os.path.realpath(text))
-    cwd = Path.cwd().resolve()
-    if real == cwd or real in cwd.parents:
-        return f"--out {raw}: holds the current folder"
-    # Every existing ancestor must be a folder.
-    for parent in reversed(path.absolute().parents):
-        if os.path.lexists(parent) and not parent.is_dir():
-            return f"--out {raw}: lies under {parent}, which is a file"
     if os.path.lexists(text):
         if not path.is_dir():
             return f"--out {raw}: is a file, not a folder"
@@ -74,6 +72,52 @@ def out_dir_problem(raw: str, kind: str) -> str | None:
                 shown = ", ".join(extra[:5]) + (", ..." if len(extra) > 5 else "")
                 return f"--out {raw}: holds files polit-sim did not write ({shown})"
     return _write_problem(raw, path)
+
+
+def path_problem(raw: str, option: str = "--out") -> str | None:
+    """Why ``raw`` cannot name an output folder whatever it holds, or None.
+
+    Refused: an empty name, ``.``, ``..`` (or a path ending in them), a symbolic link, a folder
+    holding the current one, and a path under a file.
+    """
+    text = raw.rstrip("/")
+    if not raw.strip():
+        return f"{option}: empty folder name"
+    if text in ("", ".", "..") or text.endswith(("/.", "/..")) or "\0" in raw:
+        return f"{option} {raw}: the current or a parent folder cannot be an output folder"
+    if os.path.islink(text):
+        return f"{option} {raw}: is a symbolic link; give the real folder"
+    real = Path(os.path.realpath(text))
+    cwd = Path.cwd().resolve()
+    if real == cwd or real in cwd.parents:
+        return f"{option} {raw}: holds the current folder"
+    for parent in reversed(Path(raw).absolute().parents):
+        if os.path.lexists(parent) and not parent.is_dir():
+            return f"{option} {raw}: lies under {parent}, which is a file"
+    if os.path.lexists(text) and not os.path.isdir(text):
+        return f"{option} {raw}: is a file, not a folder"
+    return None
+
+
+def check_folder_path(
+    raw: str, option: str = "--out", allowed: frozenset[str] | None = None
+) -> Path:
+    """Exit 2 with one line when ``raw`` cannot be an output folder (:func:`path_problem`), when
+    it cannot be written, or, given ``allowed``, when it exists holding other entries than
+    those (names or ``*.suffix`` patterns) the command writes there."""
+    problem = path_problem(raw, option) or _write_problem(raw, Path(raw))
+    if problem is None and allowed is not None and os.path.isdir(raw):
+        other = sorted(
+            entry
+            for entry in os.listdir(raw)
+            if entry not in allowed and f"*{Path(entry).suffix}" not in allowed
+        )
+        if other:
+            shown = ", ".join(other[:5]) + (", ..." if len(other) > 5 else "")
+            problem = f"{option} {raw}: holds files polit-sim did not write ({shown})"
+    if problem is not None:
+        fail_input([problem.replace("--out", option, 1)])
+    return Path(raw)
 
 
 def _write_problem(raw: str, path: Path) -> str | None:

@@ -64,7 +64,7 @@ class SweepProgress:
 )
 @click.option("--workers", "-w", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler (executor dask).")
-@click.option("--out", type=click.Path(file_okay=False), help="Sweep folder.")
+@click.option("--out", type=click.Path(), help="Sweep folder.")
 @click.option("--resume", is_flag=True, help="Keep the runs already stored in --out.")
 @click.option(
     "--flush-every",
@@ -93,6 +93,7 @@ def sweep(
 ) -> None:
     """Run a scenario over a design of parameter values; store one row per run in --out."""
     from sim.cli.common import fail_input, load_or_exit
+    from sim.cli.safety import check_folder_path
     from sim.experiments.executors import Done, ExecutorError, run_sweep
     from sim.experiments.results import model_fingerprint, package_versions
     from sim.experiments.store import SweepStore
@@ -109,7 +110,7 @@ def sweep(
         fail_input(error.problems)
     if executor == "dask" and not scheduler:
         fail_input(["--executor dask needs --scheduler tcp://HOST:PORT"])
-    folder = Path(out) if out else Path("results") / "sweeps" / base.name
+    folder = check_folder_path(out if out else str(Path("results") / "sweeps" / base.name))
     store = SweepStore(folder, flush_rows=flush_every)
     info: dict[str, Any] = {
         "name": base.name,
@@ -194,9 +195,23 @@ def sweep(
         sys.exit(1)
 
 
+# What sweep-report writes in its folder: it may rewrite a folder holding only these.
+REPORT_FILES = frozenset(
+    {
+        "points.csv",
+        "metric_by_parameter.csv",
+        "sobol_indices.csv",
+        "target_region.csv",
+        "*.png",
+        "*.svg",
+        "*.html",
+    }
+)
+
+
 @click.command("sweep-report")
 @click.argument("folder", type=click.Path(file_okay=False, exists=True))
-@click.option("--out", type=click.Path(file_okay=False), help="Report folder (default DIR/report).")
+@click.option("--out", type=click.Path(), help="Report folder (default DIR/report).")
 @click.option(
     "--expect",
     "expect",
@@ -207,11 +222,13 @@ def sweep(
 def sweep_report(folder: str, out: str | None, expect: tuple[str, ...]) -> None:
     """Tables and figures of a sweep: metrics against parameters, Sobol indices, target region."""
     from sim.cli.common import fail_input
+    from sim.cli.safety import check_folder_path
     from sim.report.sweep import ReportError, parse_expect_option, write_sweep_report
 
+    report = check_folder_path(out if out else str(Path(folder) / "report"), allowed=REPORT_FILES)
     try:
         thresholds = parse_expect_option(expect) if expect else None
-        written = write_sweep_report(Path(folder), Path(out) if out else None, thresholds)
+        written = write_sweep_report(Path(folder), report, thresholds)
     except ReportError as error:
         fail_input([str(error)])
     for path in written:
