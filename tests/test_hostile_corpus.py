@@ -235,6 +235,16 @@ def _corpus() -> list[Hostile]:
             ),
             "capacity",
         ),
+        Hostile("int_5000_digits", _raw("seed", "9" * 5000), "digits"),
+        Hostile("float_overflow", _raw("horizon_days", "1e99999"), "horizon_days"),
+        Hostile(
+            "detectives_2000_groups",
+            _with(
+                "team.detectives", [{"name": f"g{i}", "count": 10, "fte": 1.0} for i in range(2000)]
+            ),
+            "detectives",
+        ),
+        Hostile("date_for_number", _raw("horizon_days", "2024-01-01"), "horizon_days"),
         # --- plain mistakes
         Hostile("unknown_key", _with("colour", "red"), "colour"),
         Hostile(

@@ -271,3 +271,35 @@ def test_sweep_out_folders_are_checked_up_front(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and refused in lines[0], lines
     assert _snapshot(tmp_path) == before
+
+
+COMPARE_CASES = [
+    ("existing_folder_not_a_result", _folder_with_notes, "not a polit-sim result"),
+    ("run_result", _earlier_run, "holds a polit-sim run result"),
+    ("symbolic_link", _symlink, "symbolic link"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "refused"), COMPARE_CASES, ids=[c[0] for c in COMPARE_CASES]
+)
+def test_compare_out_folder_is_checked_before_simulating(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    make: Callable[[Path], str],
+    refused: str,
+) -> None:
+    """compare refuses a foreign or unusable --out, or a run's result, before simulating."""
+    work = tmp_path / "work"
+    work.mkdir()
+    out = make(work)
+    before = _snapshot(tmp_path)
+    monkeypatch.chdir(work)
+    args = ["compare", str(ROOT / "scenarios" / "baseline.yaml")]
+    args += [str(ROOT / "scenarios" / "reform_mentoring.yaml"), *SHORT, "-r", "2", "--out", out]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and refused in lines[0], lines
+    assert _snapshot(tmp_path) == before

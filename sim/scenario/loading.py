@@ -99,12 +99,23 @@ def _read_yaml(path: Path, shown: str) -> dict[str, Any]:
             where = f" (line {mark.line + 1}, column {mark.column + 1})"
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise ScenarioError([f"{shown}: invalid YAML{where}: {problem}"]) from None
+    except (ValueError, OverflowError) as error:  # e.g. an integer of thousands of digits
+        raise ScenarioError([f"{shown}: invalid YAML: {_first_line(error)}"]) from None
     if data is None:
         raise ScenarioError([f"{shown}: the file is empty"])
     if not isinstance(data, dict):
         raise ScenarioError([f"{shown}: a scenario must be a mapping, not a {type(data).__name__}"])
     check_keys(data, shown)
     return data
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text[:200]
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:57] + "...")
 
 
 def _merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
@@ -173,7 +184,10 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str], shown: str) 
             problems.extend(error.problems)
             continue
         except yaml.YAMLError:
-            problems.append(f"{shown}: {key}: value {text!r} is not valid YAML")
+            problems.append(f"{shown}: {key}: value {_short(text)} is not valid YAML")
+            continue
+        except (ValueError, OverflowError) as error:
+            problems.append(f"{shown}: {key}: value {_short(text)}: {_first_line(error)}")
             continue
         node: Any = out
         parts = key.split(".")

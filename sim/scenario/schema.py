@@ -244,6 +244,10 @@ class Sergeants(_Model):
     )
 
 
+MAX_DETECTIVES = 10_000
+"""Most detectives a team may have, over all its groups."""
+
+
 class Team(_Model):
     hours_per_week: float = Field(
         37.0, gt=0, le=168, description="contracted hours of a 1.0 FTE (at most 168)"
@@ -265,6 +269,11 @@ class Team(_Model):
 
     @model_validator(mode="after")
     def _unique_names(self) -> Team:
+        total = sum(g.count for g in self.detectives)
+        if total > MAX_DETECTIVES:
+            raise ValueError(
+                f"detectives: {total} detectives in all; a team may have at most {MAX_DETECTIVES}"
+            )
         names = self.detective_names()
         seen: set[str] = set()
         for name in names:
