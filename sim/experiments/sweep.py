@@ -41,11 +41,13 @@ __all__ = [
     "Point",
     "RunSpec",
     "build_design",
+    "design_runs",
     "model_key",
     "parse_grid",
     "parse_range",
     "resolve_points",
     "run_id",
+    "run_id_of",
     "runs_of",
     "same_as",
 ]
@@ -346,8 +348,32 @@ def model_key(scenario: Scenario) -> str:
 
 def run_id(scenario: Scenario, seed: int, replication: int) -> str:
     """The identity of a run: the resolved scenario (see :func:`model_key`), seed, replication."""
-    text = f"{model_key(scenario)}:{seed}:{replication}"
+    return run_id_of(model_key(scenario), seed, replication)
+
+
+def run_id_of(key: str, seed: int, replication: int) -> str:
+    """:func:`run_id` from a scenario's :func:`model_key` (as ``sweep.json`` lists them)."""
+    text = f"{key}:{seed}:{replication}"
     return hashlib.sha256(text.encode("ascii")).hexdigest()[:24]
+
+
+def design_runs(
+    point_keys: Sequence[str], seed: int, replications: int
+) -> dict[str, tuple[int, int]]:
+    """Every run of a design, ``run_id -> (point, replication)``, from its points' model keys.
+
+    A point repeating an earlier point's scenario maps to that earlier point (as in
+    :func:`runs_of`). This is how stored rows are matched to the current design: a folder
+    resumed with another design keeps the runs of its former points, but reads only these.
+    """
+    first: dict[str, int] = {}
+    out: dict[str, tuple[int, int]] = {}
+    for index, key in enumerate(point_keys):
+        if first.setdefault(key, index) != index:
+            continue
+        for r in range(replications):
+            out[run_id_of(key, seed, r)] = (index, r)
+    return out
 
 
 def same_as(scenarios: Sequence[Scenario]) -> list[int]:
