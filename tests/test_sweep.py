@@ -209,6 +209,8 @@ def test_a_killed_sweep_resumed_stores_each_run_once(short: Path, tmp_path: Path
     assert not list(resumed.runs.glob(".part-*")) and not (resumed.runs / "journal.jsonl").exists()
     pd.testing.assert_frame_equal(resumed.table(), SweepStore(whole).table())
     assert len(resumed.table()) == 10 * 30
+    manifest = resumed.manifest()  # every stored run has its line, whenever the kill came
+    assert set(manifest["run_id"]) == resumed.stored_ids() and (manifest["status"] == "ok").all()
 
 
 def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:

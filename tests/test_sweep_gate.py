@@ -150,7 +150,7 @@ def test_a_failing_point_line_names_levers_metric_estimate_and_ci(
         r"mean_wait_days expected <= 30: estimate 60, 95% CI \[59\.\d+, 60\.\d+\]", line
     )
     assert (
-        "gate (--fail-on broken): 4 points in scope: 2 met, 1 uncertain, 1 broken" in result.stdout
+        "gate (--fail-on broken): points in scope: 4: 2 met, 1 uncertain, 1 broken" in result.stdout
     )
 
 
@@ -166,7 +166,7 @@ def test_gate_counts_a_point_without_runs_as_not_met(stored: Path, tmp_path: Pat
     partial.write_info(info)
     partial.open()
     for row in store.table().to_dict("records"):
-        partial.add(row)
+        partial.add({str(k): v for k, v in row.items()})
     partial.close()
     args = ["sweep-report", str(folder), "--fail-on", "uncertain", "--point", f"{STAFF}=8"]
     result = CliRunner().invoke(cli, args)

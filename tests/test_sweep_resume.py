@@ -19,7 +19,7 @@ from sim.analysis.region import point_summary
 from sim.cli.app import cli
 from sim.experiments.locking import FolderLock
 from sim.experiments.store import SweepStore
-from sim.experiments.sweep import build_design, resolve_points, runs_of
+from sim.experiments.sweep import build_design, parse_grid, resolve_points, runs_of
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,3 +187,25 @@ def test_the_lock_of_a_killed_sweep_is_taken_over(short: Path, tmp_path: Path) -
     assert taken.exit_code == 0, taken.output
     assert "taking over the lock" in taken.stderr and f"pid {holder.pid}" in taken.stderr
     assert (out / ".lock").read_text() == ""  # released when the sweep ended
+
+
+@pytest.mark.parametrize(
+    ("item", "values"),
+    [
+        ("k=null,28", [None, 28]),
+        ("k=None,~,7.5", [None, None, 7.5]),
+        ("k=spread,keep", ["spread", "keep"]),
+    ],
+)
+def test_grid_values_read_null_numbers_and_words(item: str, values: list[object]) -> None:
+    """--grid reads null (a lever switched off, e.g. no workload reviews), numbers and words."""
+    assert parse_grid(item) == ("k", values)
+
+
+def test_a_grid_with_null_sweeps_and_stores(short: Path, tmp_path: Path) -> None:
+    """A grid axis holding null runs (null becomes the scenario's null) and its rows store."""
+    out = tmp_path / "sweep"
+    _sweep(short, out, "policies.workload_review.every_days=null,28")
+    table = SweepStore(out).table()
+    assert table["policies.workload_review.every_days"].isna().sum() == 3
+    assert len(table) == 6

@@ -133,7 +133,7 @@ class GateResult:
         counts = ", ".join(f"{self.count(v)} {v}" for v in ("met", "uncertain", "broken"))
         outcome = "passed" if self.passed else "FAILED"
         return (
-            f"gate ({' '.join(rules)}): {len(self.points)} points in scope: {counts}; "
+            f"gate ({' '.join(rules)}): points in scope: {len(self.points)}: {counts}; "
             f"met share {self.met_share:.3g}: {outcome}"
         )
 

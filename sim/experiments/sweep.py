@@ -142,8 +142,13 @@ def _is_int_text(text: str) -> bool:
     return True
 
 
+NULL_TEXTS = ("null", "none", "~")
+"""Grid values read as YAML's null (``--grid policies.workload_review.every_days=null,28``)."""
+
+
 def parse_grid(item: str, shown: str = "--grid") -> tuple[str, list[Any]]:
-    """``key=v1,v2,...`` into (key, values); values are read as numbers when they are numbers.
+    """``key=v1,v2,...`` into (key, values); values are read as numbers when they are numbers,
+    and ``null`` as None.
 
     Raises:
         ScenarioError: when the item is malformed.
@@ -155,7 +160,9 @@ def parse_grid(item: str, shown: str = "--grid") -> tuple[str, list[Any]]:
         raise ScenarioError([f"{shown} {item}: expected key=v1,v2,..."])
     out: list[Any] = []
     for v in values:
-        if _is_int_text(v):
+        if v.lower() in NULL_TEXTS:
+            out.append(None)  # a key that may be switched off, e.g. no workload reviews
+        elif _is_int_text(v):
             out.append(int(v))
         else:
             try:
@@ -306,6 +313,8 @@ def _saltelli(params: Sequence[Parameter], n: int, seed: int) -> Design:
 
 
 def _format(value: Any) -> str:
+    if value is None:
+        return "null"
     return repr(value) if isinstance(value, float) else str(value)
 
 
