@@ -40,7 +40,7 @@ SMALL = {
 def _tool(name: str, package: str) -> str:
     path = shutil.which(name) or shutil.which(name, path=BIN)
     if path is None:
-        pytest.skip(f"{name} is not installed (pip install {package}; it is in the dev extra)")
+        pytest.skip(f"{name} is not installed (pip install {package})")
     return path
 
 

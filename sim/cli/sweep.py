@@ -266,7 +266,8 @@ def _run_sweep(
 
     start = time.perf_counter()
     try:
-        run_sweep(todo, on_done, executor, workers=workers, scheduler=scheduler)
+        if todo:  # a folder with every run stored (a CI cache hit) needs no pool nor cluster
+            run_sweep(todo, on_done, executor, workers=workers, scheduler=scheduler)
     except ExecutorError as error:
         fail_input([str(error)])
     finally:
