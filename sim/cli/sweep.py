@@ -15,10 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from sim.experiments.executors import Done
     from sim.experiments.store import SweepStore
-    from sim.experiments.sweep import Design, RunSpec
-    from sim.scenario import Scenario
 
 __all__ = ["sweep", "sweep_report"]
 
@@ -99,10 +96,11 @@ def sweep(
 ) -> None:
     """Run a scenario over a design of parameter values; store one row per run in --out."""
     from sim.cli.common import fail_input, load_or_exit
+    from sim.experiments.executors import Done, ExecutorError, run_sweep
     from sim.experiments.locking import FolderBusy, FolderLock
     from sim.experiments.results import model_fingerprint, package_versions
     from sim.experiments.store import SweepStore
-    from sim.experiments.sweep import build_design, model_key, resolve_points, same_as
+    from sim.experiments.sweep import build_design, model_key, resolve_points, runs_of, same_as
     from sim.scenario import ScenarioError, scenario_dump
 
     base = load_or_exit(file, overrides)
@@ -132,43 +130,68 @@ def sweep(
         "model_fingerprint": model_fingerprint(),
         "point_keys": [model_key(s) for s in scenarios],
     }
-    existing = (folder / "sweep.json").exists()
-    if existing and not resume:
+    if (folder / "sweep.json").exists() and not resume:
         fail_input([f"{folder}: holds a sweep already; add --resume or choose another --out"])
     folder.mkdir(parents=True, exist_ok=True)
-    lock = FolderLock(folder)
     try:
-        lock.acquire()
+        lock = FolderLock(folder).acquire()  # released when the command ends, however it ends
     except FolderBusy as busy:
         fail_input([str(busy)])
-    try:
-        if not existing and (folder / "sweep.json").exists() and not resume:
-            fail_input([f"{folder}: holds a sweep already; add --resume or choose another --out"])
-        existing = (folder / "sweep.json").exists()
-        if lock.stale:
-            click.echo(
-                f"{folder}: taking over the lock of a sweep that ended without releasing it"
-                f" (pid {lock.stale.get('pid')} on {lock.stale.get('host')},"
-                f" since {lock.stale.get('started_utc')})",
-                err=True,
-            )
-        if existing:
-            _check_resumable(store, info)
-        failures, todo, runs, seconds = _run_sweep(
-            store,
-            info,
-            design,
-            scenarios,
-            n_reps,
-            root_seed,
-            resume,
-            quiet,
-            executor,
-            workers,
-            scheduler,
+    click.get_current_context().call_on_close(lock.release)
+    if lock.stale:
+        click.echo(
+            f"{folder}: taking over the lock of a sweep that ended without releasing it"
+            f" (pid {lock.stale.get('pid')} on {lock.stale.get('host')},"
+            f" since {lock.stale.get('started_utc')})",
+            err=True,
         )
+    if (folder / "sweep.json").exists():
+        if not resume:  # another sweep made it between the check above and the lock
+            fail_input([f"{folder}: holds a sweep already; add --resume or choose another --out"])
+        _check_resumable(store, info)
+    runs = runs_of(design, scenarios, n_reps, root_seed)
+    store.write_info(info)
+    restored = store.open()
+    if restored:
+        click.echo(
+            f"{folder}: manifest.jsonl: restored the lines of {restored} runs stored before"
+            " an interruption",
+            err=True,
+        )
+    stored = store.stored_ids() if resume else set()
+    todo = [run for run in runs if run.run_id not in stored]
+    bar = SweepProgress(len(runs), len(runs) - len(todo), enabled=not quiet)
+    failures: list[Done] = []
+
+    def on_done(done: Done) -> None:
+        if done.row is not None:
+            store.add(done.row)
+        else:
+            failures.append(done)
+        store.record(
+            {
+                "run_id": done.run.run_id,
+                "point": done.run.point,
+                "replication": done.run.replication,
+                "status": "ok" if done.ok else "failed",
+                "attempts": done.attempts,
+                "host": done.host,
+                "seconds": round(done.seconds, 4),
+                "error": done.error,
+            }
+        )
+        bar.update(done.ok)
+
+    start = time.perf_counter()
+    try:
+        if todo:  # a folder with every run stored (a CI cache hit) needs no pool nor cluster
+            run_sweep(todo, on_done, executor, workers=workers, scheduler=scheduler)
+    except ExecutorError as error:
+        fail_input([str(error)])
     finally:
-        lock.release()
+        bar.close()
+        store.close()
+    seconds = time.perf_counter() - start
     click.echo(
         f"{base.name}: {len(design.points)} points ({len(runs) // n_reps} distinct) x {n_reps}"
         f" replications = {len(runs)} runs;"
@@ -211,69 +234,6 @@ def _check_resumable(store: SweepStore, info: dict[str, Any]) -> None:
             " share, running the others",
             err=True,
         )
-
-
-def _run_sweep(
-    store: SweepStore,
-    info: dict[str, Any],
-    design: Design,
-    scenarios: list[Scenario],
-    n_reps: int,
-    root_seed: int,
-    resume: bool,
-    quiet: bool,
-    executor: str,
-    workers: int,
-    scheduler: str | None,
-) -> tuple[list[Done], list[RunSpec], list[RunSpec], float]:
-    """Write sweep.json, repair the folder's indexes, run what is not stored yet."""
-    from sim.cli.common import fail_input
-    from sim.experiments.executors import ExecutorError, run_sweep
-    from sim.experiments.sweep import runs_of
-
-    runs = runs_of(design, scenarios, n_reps, root_seed)
-    store.write_info(info)
-    restored = store.open()
-    if restored:
-        click.echo(
-            f"{store.root}: manifest.jsonl: restored the lines of {restored} runs stored before"
-            " an interruption",
-            err=True,
-        )
-    stored = store.stored_ids() if resume else set()
-    todo = [run for run in runs if run.run_id not in stored]
-    bar = SweepProgress(len(runs), len(runs) - len(todo), enabled=not quiet)
-    failures: list[Done] = []
-
-    def on_done(done: Done) -> None:
-        if done.row is not None:
-            store.add(done.row)
-        else:
-            failures.append(done)
-        store.record(
-            {
-                "run_id": done.run.run_id,
-                "point": done.run.point,
-                "replication": done.run.replication,
-                "status": "ok" if done.ok else "failed",
-                "attempts": done.attempts,
-                "host": done.host,
-                "seconds": round(done.seconds, 4),
-                "error": done.error,
-            }
-        )
-        bar.update(done.ok)
-
-    start = time.perf_counter()
-    try:
-        if todo:  # a folder with every run stored (a CI cache hit) needs no pool nor cluster
-            run_sweep(todo, on_done, executor, workers=workers, scheduler=scheduler)
-    except ExecutorError as error:
-        fail_input([str(error)])
-    finally:
-        bar.close()
-        store.close()
-    return failures, todo, runs, time.perf_counter() - start
 
 
 @click.command("sweep-report")
