@@ -17,10 +17,12 @@ from click.testing import CliRunner
 
 from sim.analysis.region import point_summary
 from sim.cli.app import cli
+from sim.engine.records import ReplicationRecords
+from sim.engine.replication import run_replication
 from sim.experiments.locking import FolderLock
 from sim.experiments.store import SweepStore
 from sim.experiments.sweep import build_design, parse_grid, resolve_points, runs_of
-from sim.scenario import load_scenario
+from sim.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
@@ -68,6 +70,7 @@ CHANGES = [
 def test_a_resumed_cache_runs_only_new_points_and_equals_a_fresh_sweep(
     short: Path,
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     before: list[str],
     after: list[str],
     new_points: list[dict[str, int]],
@@ -79,7 +82,15 @@ def test_a_resumed_cache_runs_only_new_points_and_equals_a_fresh_sweep(
     restored = tmp_path / "restored"
     shutil.copytree(cached, restored)  # as a CI cache restores it
     lines_before = len((restored / "manifest.jsonl").read_text().splitlines())
+    simulated_counts: list[int] = []  # the staffing of each replication simulated
+
+    def counted(scenario: Scenario, replication: int, seed: int) -> ReplicationRecords:
+        simulated_counts.append(scenario.team.detectives[0].count)
+        return run_replication(scenario, replication, seed)
+
+    monkeypatch.setattr("sim.experiments.executors.run_replication", counted)
     out = _sweep(short, restored, *after, resume=True)
+    monkeypatch.undo()
 
     base = load_scenario(short)
     design = build_design(base, grid=after)
@@ -90,7 +101,8 @@ def test_a_resumed_cache_runs_only_new_points_and_equals_a_fresh_sweep(
     }
     simulated = _new_manifest_lines(restored, lines_before)
     assert {line["run_id"] for line in simulated} == expected
-    assert len(simulated) == len(expected) == 3 * len(new_points)
+    assert len(simulated) == len(expected) == len(simulated_counts) == 3 * len(new_points)
+    assert sorted(simulated_counts) == sorted(p[STAFF] for p in new_points for _ in range(3))
     assert f"{len(design.points) * 3 - len(expected)} already stored, {len(expected)} run" in out
 
     fresh = tmp_path / "fresh"
