@@ -4,23 +4,21 @@
   folder of its own kind that polit-sim wrote (recognised by its manifest), and refuses, with exit
   2 and one line, a symbolic link, ``.`` or ``..``, a folder holding the current one, a path
   under a file, a folder it cannot write, an existing file, and any other existing folder.
-* :class:`SafeGroup` turns an unexpected exception into exit status 3: one line on standard
-  error naming the error and the file the full traceback was saved to.
+* :class:`SafeGroup` turns an unexpected exception of any command into exit status 3
+  (:func:`sim.cli.common.internal_error`): one line on standard error naming the error and the
+  file the full traceback was saved to.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
-import traceback
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from sim.cli.common import fail_input
+from sim.cli.common import fail_input, internal_error
 
 __all__ = [
     "INTERNAL_ERROR",
@@ -30,7 +28,6 @@ __all__ = [
     "out_dir_problem",
     "path_problem",
     "preflight_or_exit",
-    "report_crash",
 ]
 
 INTERNAL_ERROR = 3
@@ -154,26 +151,6 @@ def check_out_dir(raw: str, kind: str) -> Path:
     return path
 
 
-def report_crash(error: BaseException) -> NoReturn:
-    """Save the traceback of an unexpected error, say so in one line, exit 3."""
-    text = "".join(traceback.format_exception(error))
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    where: str
-    try:
-        fd, where = tempfile.mkstemp(prefix=f"polit-sim-error-{stamp}-", suffix=".txt")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(f"polit-sim {' '.join(sys.argv[1:])}\n{text}")
-    except OSError:
-        where = "(could not be saved)"
-    message = str(error).splitlines()[0] if str(error) else ""
-    click.echo(
-        f"polit-sim: internal error: {type(error).__name__}: {message}"
-        f" (exit 3; full traceback in {where})",
-        err=True,
-    )
-    sys.exit(INTERNAL_ERROR)
-
-
 class SafeGroup(click.Group):
     """A command group whose commands exit 3 on an unexpected exception, without a traceback."""
 
@@ -185,7 +162,7 @@ class SafeGroup(click.Group):
         except (SystemExit, KeyboardInterrupt, GeneratorExit):
             raise
         except Exception as error:  # any bug, MemoryError, OSError ... of a command
-            report_crash(error)
+            internal_error(error)
 
 
 def preflight_or_exit(
