@@ -303,3 +303,28 @@ def test_compare_out_folder_is_checked_before_simulating(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and refused in lines[0], lines
     assert _snapshot(tmp_path) == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write in a read-only folder")
+@pytest.mark.parametrize("where", ["new_folder_in_read_only_parent", "read_only_result"])
+def test_read_only_out_folders_are_refused_up_front(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """An --out that cannot be written (a read-only parent, or a read-only earlier result) is
+    refused before simulating, with exit 2 and one line."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    if where == "read_only_result":
+        _run(locked, "prev")
+        target, frozen = locked / "prev", locked / "prev"
+    else:
+        target, frozen = locked / "new", locked
+    frozen.chmod(0o555)
+    try:
+        result = CliRunner().invoke(
+            cli, ["run", str(ROOT / "scenarios" / "baseline.yaml"), *SHORT, "--out", str(target)]
+        )
+    finally:
+        frozen.chmod(0o755)
+    assert result.exit_code == 2, result.output
+    assert "cannot" in result.stderr and len(result.stderr.strip().splitlines()) == 1
