@@ -256,6 +256,21 @@ def test_internal_errors_exit_3_with_one_line_and_a_saved_traceback(
     assert not (tmp_path / "o").exists()
 
 
+def test_an_interrupted_command_exits_130_not_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during a run exits 130 with one line, never 1 (a broken threshold) or 3."""
+
+    def interrupt(*args: object, **kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sim.experiments.replications.simulate", interrupt)
+    result = CliRunner().invoke(cli, ["run", BASELINE, *SHORT, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 130, result.output
+    assert result.stderr.strip() == "interrupted (nothing written)"
+    assert not (tmp_path / "o").exists()
+
+
 # --- 7. pool workers end with their parent ------------------------------------------------------
 
 

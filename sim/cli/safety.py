@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ __all__ = [
 
 INTERNAL_ERROR = 3
 """Exit status of an internal error (a bug, or the machine running out of a resource)."""
+INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT, as shells report it)."""
 
 
 def out_dir_problem(raw: str, kind: str) -> str | None:
@@ -159,7 +162,11 @@ class SafeGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except (SystemExit, KeyboardInterrupt, GeneratorExit):
+        except KeyboardInterrupt:
+            # Not click's "Aborted!" with exit 1, which CI would read as a broken threshold.
+            click.echo("interrupted (nothing written)", err=True)
+            sys.exit(INTERRUPTED)
+        except (SystemExit, GeneratorExit):
             raise
         except Exception as error:  # any bug, MemoryError, OSError ... of a command
             internal_error(error)
