@@ -208,14 +208,14 @@ def test_compare_default_folder_depends_on_the_scenario_set(
 def test_stale_temporary_folders_of_killed_writes_are_cleaned(
     tmp_path: Path, marker: str, removed: bool
 ) -> None:
-    """A hidden temporary folder left by a killed write is removed on the next write of the same
-    folder; one still being written, from another host, or not polit-sim's, is left alone."""
+    """A hidden temporary folder left by a killed write is removed by the next write beside it;
+    one still being written, from another host, or not polit-sim's, is left alone."""
     import platform
 
     from sim.experiments.results import TMP_MARKER
 
     out = tmp_path / "res"
-    stale = tmp_path / ".res.abc123"
+    stale = tmp_path / ".other_result.abc123"  # left by a write of another folder
     stale.mkdir()
     (stale / "cases.parquet").write_text("x", encoding="utf-8")
     dead = 2**22 + 12345  # above the default pid_max of 4194304

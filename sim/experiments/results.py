@@ -99,15 +99,16 @@ TMP_MARKER = ".polit-sim-writing"
 
 
 def clean_stale_temporaries(out_dir: Path) -> list[Path]:
-    """Remove the hidden temporary siblings of ``out_dir`` that killed writes left behind.
+    """Remove the hidden temporary folders beside ``out_dir`` that killed writes left behind.
 
-    Only folders that carry polit-sim's marker, written on this host by a process that no longer
-    exists, are removed: nothing polit-sim did not write, nor another run's work in progress.
+    Only hidden folders that carry polit-sim's marker, written on this host by a process that no
+    longer exists, are removed (whatever result they were for): nothing polit-sim did not write,
+    nor another run's work in progress.
     """
     out_dir = Path(out_dir)
     removed: list[Path] = []
     try:
-        siblings = list(out_dir.parent.glob(f".{out_dir.name}.*"))
+        siblings = [p for p in out_dir.parent.glob(".*") if p.is_dir()]
     except OSError:
         return removed
     for tmp in siblings:
