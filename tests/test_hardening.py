@@ -70,6 +70,23 @@ def test_preflight_refuses_runs_that_would_take_hours(replications: int) -> None
     assert "simulation events" in result.stderr or "memory" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sweep", BASELINE, "--grid", "team.detectives.0.count=4,6", "-r", "100000000"],
+        ["compare", BASELINE, BASELINE.replace("baseline", "reform_mentoring"), "-r", "90000"],
+        ["compare", BASELINE, "--precision", "0.01", "--max-replications", "90000"],
+    ],
+    ids=["sweep", "compare", "compare-precision"],
+)
+def test_preflight_refuses_absurd_sweeps_and_comparisons(tmp_path: Path, args: list[str]) -> None:
+    """sweep and compare refuse, before anything runs, a run count that would take hours."""
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    assert "simulation events" in result.stderr or "memory" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize("name", ["baseline", "polit_2016_as_was", "reform_mentoring"])
 def test_event_estimate_errs_high(name: str) -> None:
     """The estimate of events per replication is above what a shipped scenario schedules, and

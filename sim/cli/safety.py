@@ -173,12 +173,17 @@ class SafeGroup(click.Group):
 
 
 def preflight_or_exit(
-    scenario: Any, replications: int, workers: int = 1, source: str | None = None
+    scenario: Any,
+    replications: int,
+    workers: int = 1,
+    source: str | None = None,
+    *,
+    keeps_cases: bool = True,
 ) -> None:
     """Exit 2 with one line per reason when the run is too big to start (see
     :mod:`sim.experiments.budget`)."""
     from sim.experiments.budget import preflight_problems
 
-    problems = preflight_problems(scenario, replications, workers, source)
+    problems = preflight_problems(scenario, replications, workers, source, keeps_cases=keeps_cases)
     if problems:
         fail_input(problems)

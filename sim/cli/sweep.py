@@ -96,7 +96,7 @@ def sweep(
 ) -> None:
     """Run a scenario over a design of parameter values; store one row per run in --out."""
     from sim.cli.common import fail_input, load_or_exit
-    from sim.cli.safety import check_folder_path
+    from sim.cli.safety import check_folder_path, preflight_or_exit
     from sim.experiments.executors import Done, ExecutorError, run_sweep
     from sim.experiments.locking import FolderBusy, FolderLock
     from sim.experiments.results import model_fingerprint, package_versions
@@ -110,6 +110,8 @@ def sweep(
     try:
         design = build_design(base, grid=grid, ranges=ranges, lhs=lhs, sobol=sobol)
         scenarios = resolve_points(base, design, file)
+        # The base scenario's work, for every run of the design (points vary around it).
+        preflight_or_exit(base, n_reps * len(scenarios), workers, file, keeps_cases=False)
     except ScenarioError as error:
         fail_input(error.problems)
     if executor == "dask" and not scheduler:

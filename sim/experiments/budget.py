@@ -42,9 +42,17 @@ def memory_bytes(scenario: Scenario, replications: int, workers: int = 1) -> flo
 
 
 def preflight_problems(
-    scenario: Scenario, replications: int, workers: int = 1, source: str | None = None
+    scenario: Scenario,
+    replications: int,
+    workers: int = 1,
+    source: str | None = None,
+    *,
+    keeps_cases: bool = True,
 ) -> list[str]:
-    """One line per reason the run is too big for this machine (empty when it is not)."""
+    """One line per reason the run is too big for this machine (empty when it is not).
+
+    ``keeps_cases`` is false for sweeps, which keep one row per run, not every case.
+    """
     shown = source or scenario.name
     events = estimate_events(scenario)
     problems: list[str] = []
@@ -63,7 +71,7 @@ def preflight_problems(
             f" (about {hours:.0f} hours; at most {MAX_EVENTS_TOTAL:.0g}); run fewer replications"
             " or a shorter horizon"
         )
-    need = memory_bytes(scenario, replications, workers)
+    need = memory_bytes(scenario, replications if keeps_cases else 0, workers)
     have = _physical_memory()
     if have is not None and need > 0.5 * have:
         problems.append(
