@@ -160,6 +160,25 @@ def test_a_figure_that_cannot_be_drawn_never_loses_the_run(
     assert f"{other}.svg" in names
 
 
+def test_a_report_that_cannot_be_written_never_loses_the_comparison(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the comparison's report fails, compare warns and still writes comparison.csv and each
+    scenario's data."""
+
+    def broken(*args: object, **kwargs: object) -> str:
+        raise ValueError("cannot render")
+
+    monkeypatch.setattr("sim.report.compare.comparison_figures", broken)
+    out = tmp_path / "o"
+    args = ["compare", BASELINE, BASELINE.replace("baseline", "reform_mentoring"), *SHORT]
+    result = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    assert result.exit_code in (0, 1), result.output
+    assert "warning: figure report: cannot render" in result.stderr
+    assert (out / "comparison.csv").exists()
+    assert (out / "scenarios" / "baseline" / "cases.parquet").exists()
+
+
 @pytest.mark.parametrize("rate", ["1", "0.5", "3"])
 def test_low_rate_runs_write_their_results(tmp_path: Path, rate: str) -> None:
     """A valid scenario with almost no referrals runs to the end and writes its data files."""

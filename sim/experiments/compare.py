@@ -474,7 +474,12 @@ def write_comparison(
         for name, result in comparison.results.items():
             write_result(result, tmp / "scenarios" / name, extra_manifest={"comparison": True})
         if extras is not None:
-            data.update(extras(comparison, tmp))
+            # Figures and the report must never lose the comparison's data files.
+            try:
+                data.update(extras(comparison, tmp))
+            except Exception as error:
+                reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+                data["figures_skipped"] = [f"report: {reason}"]
         write_manifest(tmp, data)
 
     return write_atomically(Path(out_dir), fill)
