@@ -138,7 +138,8 @@ def optimise(
         on_run=on_run,
     )
     try:
-        outcome = search(space, constraints, evaluator, settings, on_round=on_round)
+        with evaluator:
+            outcome = search(space, constraints, evaluator, settings, on_round=on_round)
     except ExecutorError as error:
         fail_input([str(error)])
     except OptimiseError as error:

@@ -2,21 +2,28 @@
 
 :class:`SimulationEvaluator` turns (configuration, replication) jobs into sweep runs
 (:class:`~sim.experiments.sweep.RunSpec`, same root seed and replication indices for every
-configuration: common random numbers) and runs them with the sweep executors (serial, a process
-pool, or Dask). :func:`frontier_table` is ``frontier.csv``; :func:`recommended_scenario` is the
-mapping written to ``recommended.yaml``.
+configuration: common random numbers) and runs them with the sweep executors: in this process,
+in a process pool, or on Dask. The search asks for runs in many small rounds, so the process pool
+is kept for the whole search (a pool per round would pay the workers' start-up every time); each
+worker runs :func:`sim.experiments.executors.execute`, exactly what a sweep's workers run.
+
+:func:`frontier_table` is ``frontier.csv``; :func:`recommended_scenario` is the mapping written to
+``recommended.yaml``.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import pandas as pd
 
-from sim.experiments.executors import Done, run_sweep
+from sim.experiments.executors import Done, execute, run_sweep
 from sim.experiments.feasibility import interval
 from sim.experiments.optimise import OptimiseError, Outcome, Point
 from sim.experiments.sweep import RunSpec, run_id
@@ -59,6 +66,24 @@ class SimulationEvaluator:
         self.scheduler = scheduler
         self.on_run = on_run
         self._scenarios: dict[Point, Scenario] = {}
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> SimulationEvaluator:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Shut the process pool down (if one was started)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def params(self, point: Point) -> dict[str, Any]:
         """Lever key → value of a configuration."""
@@ -84,6 +109,8 @@ class SimulationEvaluator:
             runs.append(
                 RunSpec(ident, number, replication, self.seed, scenario, self.params(point))
             )
+        if self.executor == "processes" and self.workers > 1:
+            return self._pooled(runs)
         rows: dict[int, dict[str, Any]] = {}
         failures: list[Done] = []
 
@@ -102,6 +129,28 @@ class SimulationEvaluator:
                 f"replication {first.run.replication} of {first.run.params} failed: {first.error}"
             )
         return [rows[i] for i in range(len(runs))]
+
+    def _pooled(self, runs: list[RunSpec]) -> list[Mapping[str, float]]:
+        if self._pool is None:
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        futures: list[Future[Any]] = [self._pool.submit(execute, run) for run in runs]
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when="FIRST_COMPLETED")
+            for _ in done:
+                if self.on_run is not None:
+                    self.on_run()
+        rows: list[Mapping[str, float]] = []
+        for run, future in zip(runs, futures, strict=True):
+            try:
+                rows.append(future.result().row)
+            except Exception as error:  # a worker died or the run raised: the search stops
+                raise OptimiseError(
+                    f"replication {run.replication} of {run.params} failed: "
+                    f"{type(error).__name__}: {error}"
+                ) from None
+        return rows
 
 
 def frontier_table(outcome: Outcome) -> pd.DataFrame:

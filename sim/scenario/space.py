@@ -15,6 +15,7 @@ problem naming the file and the dotted field) and also each lever value against 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -32,6 +33,8 @@ from sim.scenario.loading import _read_yaml, apply_overrides, scenario_dump, val
 from sim.scenario.schema import Scenario, ScenarioError, Threshold, _check_expect
 
 __all__ = ["Lever", "Space", "ValueRange", "load_space", "parse_space"]
+
+_LEADING_FIELD = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.+)$")
 
 Value = int | float | str | bool | None
 MAX_POINTS = 10_000_000
@@ -72,7 +75,7 @@ def _no_repeats(values: list[Value]) -> list[Value]:
     seen: list[Value] = []
     for v in values:
         if v in seen and type(v) is type(seen[seen.index(v)]):
-            raise ValueError(f"{v!r} is listed twice")
+            raise ValueError(f"{_shown(v)} is listed twice")
         seen.append(v)
     if not values:
         raise ValueError("give at least one value")
@@ -107,14 +110,14 @@ class Lever(_Model):
             missing = [v for v in values if v not in self.cost]
             extra = [v for v in self.cost if v not in values]
             if missing:
-                raise ValueError(f"cost: no cost for value {missing[0]!r}")
+                raise ValueError(f"cost: no cost for value {_shown(missing[0])}")
             if extra:
-                raise ValueError(f"cost: {extra[0]!r} is not one of the values")
+                raise ValueError(f"cost: {_shown(extra[0])} is not one of the values")
         if self.better in ("higher", "lower"):
             words = [v for v in values if not _is_number(v)]
             if words:
                 raise ValueError(
-                    f"better: {self.better} needs numbers; {words[0]!r} is not one "
+                    f"better: {self.better} needs numbers; {_shown(words[0])} is not one "
                     "(list the values from worst to best and use better: listed)"
                 )
         return self
@@ -140,6 +143,15 @@ class Lever(_Model):
         if self.better == "lower":
             return sorted(values, key=float, reverse=True)  # type: ignore[arg-type]
         return values
+
+
+def _shown(value: Any) -> str:
+    """A value as a YAML file spells it (null, true, 28, 'text')."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
 
 
 def _is_number(v: Any) -> bool:
@@ -193,20 +205,24 @@ def parse_space(data: Any, base: Scenario, shown: str) -> tuple[Space, dict[str,
     try:
         space = Space.model_validate(data)
     except ValidationError as error:
-        lines: list[str] = []
+        found: dict[str, str] = {}
         for e in error.errors(include_url=False):
             message = str(e["msg"]).removeprefix("Value error, ")
             where = _format_loc(e["loc"])
             if e["type"] == "extra_forbidden":
                 message = "not an allowed key"
-            if message.startswith(("cost_per_unit: ", "cost: ", "better: ", "to: ", "step: ")):
-                field, _, message = message.partition(": ")
-                where = f"{where}.{field}"
-            elif message.startswith("levers."):
-                where, _, message = message.partition(": ")
-            line = f"{shown}: {where}: {message}"
-            if line not in lines:
-                lines.append(line)
+            elif e["type"] == "value_error" and (match := _LEADING_FIELD.match(message)):
+                field, message = match.group(1), match.group(2)
+                where = field if field.startswith("levers.") else f"{where}.{field}"
+                where = where.removeprefix("(top level).")
+            found.setdefault(where, message)
+        # A union reports each member; when one member got inside the value (a range with a bad
+        # bound), the other's "should be a list" is noise.
+        lines = [
+            f"{shown}: {where}: {message}"
+            for where, message in found.items()
+            if not any(other.startswith(where + ".") for other in found)
+        ]
         raise ScenarioError(lines) from None
     constraints = dict(space.constraints) if space.constraints is not None else dict(base.expect)
     problems: list[str] = []
@@ -219,7 +235,7 @@ def parse_space(data: Any, base: Scenario, shown: str) -> tuple[Space, dict[str,
                 validate_mapping(apply_overrides(dumped, [_override(lever.key, value)], shown), "")
             except ScenarioError as error:
                 reason = error.problems[0].removeprefix(": ").removeprefix(f"{shown}: ")
-                problems.append(f"{shown}: levers.{i}.values: {value!r}: {reason}")
+                problems.append(f"{shown}: levers.{i}.values: {_shown(value)}: {reason}")
                 break
     if problems:
         raise ScenarioError(problems)
@@ -242,7 +258,14 @@ def load_space(path: str | Path, base: Scenario) -> tuple[Space, dict[str, Thres
         ScenarioError: one line per problem, naming the file and the dotted field.
     """
     shown = str(path)
-    return parse_space(_read_yaml(Path(path), shown), base, shown)
+    try:
+        data = _read_yaml(Path(path), shown)
+    except ScenarioError as error:
+        lines = [
+            p.replace("a scenario must be", "a decision space must be") for p in error.problems
+        ]
+        raise ScenarioError(lines) from None
+    return parse_space(data, base, shown)
 
 
 def lever_override(key: str, value: Value) -> str:
