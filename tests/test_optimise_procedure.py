@@ -216,15 +216,35 @@ def trap_space() -> Space:
     return space_of([[0, 100], list(range(OPTIONS))], ["higher", None])
 
 
+def naive_choice_is_infeasible(evaluate: Synthetic, settings: Settings) -> bool:
+    """Whether sequential screening alone (no confirmation) would pick a cheap, infeasible option.
+
+    The cheap options in order of cost, each screened as the search does (n0, doubling to n_max,
+    stopping when the interval is wholly on one side); the first one met would be returned.
+    """
+    bounds = bounds_of({METRIC: Threshold(max=0.5)})
+    for option in range(OPTIONS):
+        n = settings.initial
+        while True:
+            rows = evaluate([((0, option), r) for r in range(n)])
+            verdict, _ = screen({METRIC: [row[METRIC] for row in rows]}, bounds, 0.95)
+            if verdict == "met":
+                return True
+            if verdict == "broken" or n >= settings.maximum:
+                break
+            n = min(settings.maximum, 2 * n)
+    return False
+
+
 def run_trap(seed: int) -> tuple[bool, bool]:
-    """(recommendation truly feasible, screening alone would have picked an infeasible one)."""
+    """(recommendation truly feasible, screening alone would have chosen an infeasible one)."""
     settings = Settings(initial=10, maximum=40, width=2)
     reps = settings.maximum + MAX_CONFIRMATIONS * settings.confirm_n
     evaluate = Synthetic((2, OPTIONS), trap_mean, seed, reps, sd_common=0.15, sd_own=0.25)
     outcome = optimise(trap_space(), {METRIC: Threshold(max=0.5)}, evaluate, settings)
-    assert outcome.recommended is not None
-    fooled = any(e.status == "feasible" and e.point[0] == 0 for e in outcome.evaluated)
-    return outcome.recommended.point[0] == 1, fooled
+    fooled = naive_choice_is_infeasible(evaluate, settings)
+    # No recommendation counts against the procedure too (the feasible answer exists).
+    return outcome.recommended is not None and outcome.recommended.point[0] == 1, fooled
 
 
 @pytest.mark.parametrize("seeds", [pytest.param(range(50), id="50-seeds")])
@@ -236,7 +256,7 @@ def test_recommendation_is_truly_feasible_in_95_percent_of_seeds(seeds: range) -
     print(f"truly feasible {feasible}/{len(results)}; screening fooled in {fooled}")
     assert feasible >= 0.95 * len(results)
     # The case has teeth: screening alone picks an infeasible option in a good share of seeds.
-    assert fooled >= 0.1 * len(results)
+    assert fooled >= 0.2 * len(results)
 
 
 @pytest.mark.slow

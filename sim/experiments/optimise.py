@@ -350,6 +350,15 @@ def optimise(
             if on_round is not None:
                 on_round(spent, len(seen))
 
+    def _reopen_stopped() -> None:
+        # The bound rises again: configurations stopped as dearer than it are open again
+        # (their replications are kept).
+        nonlocal cursor
+        for e in seen.values():
+            if e.status == "stopped":
+                resolved[grid.index(e.point)] = False
+                cursor = min(cursor, int(np.flatnonzero(grid.order == grid.index(e.point))[0]))
+
     while recommended is None and not budget_exhausted:
         batch = pick()
         if batch:
@@ -365,6 +374,26 @@ def optimise(
         ]
         common = min(e.replications for e in cheapest)
         choice = min(cheapest, key=_risk_key(bounds, common))
+        if choice.replications < settings.maximum:
+            # Declared feasible early: screen it at the full n_max first, so that a confirmation
+            # (and a share of the error allowed) is spent only on a well-supported choice.
+            start = choice.replications
+            if not affordable(settings.maximum - start + settings.confirm_n):
+                budget_exhausted = True
+                break
+            jobs = [(choice.point, r) for r in range(start, settings.maximum)]
+            for (_point, _r), row in zip(jobs, run(jobs), strict=True):
+                for metric, values in choice.data.items():
+                    values.append(float(row[metric]))
+            verdict, _ = screen(choice.data, bounds, confidence)
+            if verdict == "broken":
+                choice.status = "infeasible"
+                mark_infeasible(choice.point)
+            elif verdict == "open":
+                choice.status = "undecided"
+            if verdict != "met":
+                _reopen_stopped()
+                continue
         n_conf = settings.confirm_n
         if not affordable(n_conf):
             budget_exhausted = True
@@ -388,12 +417,7 @@ def optimise(
             recommended = choice
         else:
             set_aside.add(choice.point)
-            # The bound rises again: configurations stopped as dearer than it are open again
-            # (their replications are kept).
-            for e in seen.values():
-                if e.status == "stopped":
-                    resolved[grid.index(e.point)] = False
-                    cursor = min(cursor, int(np.flatnonzero(grid.order == grid.index(e.point))[0]))
+            _reopen_stopped()
         if on_round is not None:
             on_round(spent, len(seen))
     for e in seen.values():
