@@ -381,3 +381,48 @@ def test_space_defaults_to_the_scenario_expect() -> None:
     space, constraints = parse_space(data, base, "mmc_space.yaml")
     assert constraints == dict(base.expect)
     assert space.levers[0].value_list() == list(range(1, 13))
+
+
+@pytest.mark.parametrize(
+    ("lever", "values", "ordered", "costs"),
+    [
+        (
+            {"values": {"from": 4, "to": 12, "step": 4}, "cost_per_unit": 10, "better": "higher"},
+            [4, 8, 12],
+            [4, 8, 12],
+            [40, 80, 120],
+        ),
+        (
+            {"values": {"from": 0.5, "to": 1.0, "step": 0.25}, "cost_per_unit": 4},
+            [0.5, 0.75, 1.0],
+            [0.5, 0.75, 1.0],
+            [2, 3, 4],
+        ),
+        (
+            {
+                "values": [None, 56, 28, 14],
+                "cost": {None: 0, 56: 2, 28: 4, 14: 8},
+                "better": "listed",
+            },
+            [None, 56, 28, 14],
+            [None, 56, 28, 14],
+            [0, 2, 4, 8],
+        ),
+        (
+            {"values": [3, 1, 2], "cost_per_unit": 1, "better": "lower"},
+            [3, 1, 2],
+            [3, 2, 1],
+            [3, 1, 2],
+        ),
+    ],
+)
+def test_lever_values_order_and_costs(
+    lever: dict[str, Any], values: list[Any], ordered: list[Any], costs: list[float]
+) -> None:
+    """Ranges expand (integers stay integers), better: orders worst → best, costs per value."""
+    space = Space.model_validate({"levers": [{"key": "team.detectives.0.count", **lever}]})
+    parsed = space.levers[0]
+    assert parsed.value_list() == values
+    assert [type(v) for v in parsed.value_list()] == [type(v) for v in values]
+    assert parsed.ordered() == ordered
+    assert [parsed.cost_of(v) for v in values] == pytest.approx(costs)
