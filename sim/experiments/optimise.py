@@ -317,7 +317,7 @@ def optimise(
                 n = e.replications
                 target = settings.initial if n == 0 else min(settings.maximum, 2 * n)
                 jobs.extend((e.point, r) for r in range(n, target))
-            if not affordable(jobs.__len__() + settings.confirm_n):
+            if not affordable(len(jobs) + settings.confirm_n):
                 budget_exhausted = True
                 for e in live:
                     e.status = "undecided"

@@ -37,7 +37,7 @@ __all__ = ["Lever", "Space", "ValueRange", "load_space", "parse_space"]
 _LEADING_FIELD = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.+)$")
 
 Value = int | float | str | bool | None
-MAX_POINTS = 10_000_000
+MAX_POINTS = 1_000_000
 """Spaces larger than this are refused (the candidates' costs are enumerated, not simulated)."""
 
 
