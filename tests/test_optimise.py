@@ -164,20 +164,20 @@ def exhaustive_answer(
 
 
 TWO_LEVER_CASES = [
-    pytest.param([2, 3, 4], [0.5, 1.0], 0.4, id="small"),
-    pytest.param([2, 3, 4, 5], [0.25, 0.5, 0.75, 1.0], 0.15, id="4x4", marks=pytest.mark.slow),
+    pytest.param([2, 3, 4], [0.5, 1.0], 0.4, 20, id="small"),
+    pytest.param([2, 3, 4, 5], [0.25, 0.5, 0.75, 1.0], 0.15, 40, id="4x4", marks=pytest.mark.slow),
 ]
 
 
-@pytest.mark.parametrize(("counts", "ftes", "wait"), TWO_LEVER_CASES)
+@pytest.mark.parametrize(("counts", "ftes", "wait", "maximum"), TWO_LEVER_CASES)
 def test_two_lever_space_finds_what_exhaustive_simulation_finds(
-    counts: list[int], ftes: list[float], wait: float
+    counts: list[int], ftes: list[float], wait: float, maximum: int
 ) -> None:
     """Detectives and a part-timer's hours: the cheapest feasible point of exhaustive simulation."""
     base = mmc(2.0, 1.0, part_time=True, cases=500)
     space = two_lever_space(counts, ftes)
     constraints = {"mean_wait_days": Threshold(max=wait)}
-    settings = Settings(initial=10, maximum=40)
+    settings = Settings(initial=10, maximum=maximum)
     outcome = optimise(space, constraints, SimulationEvaluator(base, space, base.seed), settings)
     expected, cost = exhaustive_answer(base, space, constraints, settings.maximum)
     assert outcome.recommended is not None
@@ -206,7 +206,7 @@ def example_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--executor",
         "serial",
         "--max-replications",
-        "40",
+        "20",
         "-q",
     )
     assert done.exit_code == 0, done.output
