@@ -16,6 +16,8 @@ import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner, Result
+from test_sweep import _worker as dask_worker
+from test_sweep import dask_cluster  # noqa: F401  (a fixture: a real Dask scheduler)
 
 from sim.analysis.theory import mmc_mean_wait
 from sim.cli.app import cli
@@ -426,3 +428,24 @@ def test_lever_values_order_and_costs(
     assert [type(v) for v in parsed.value_list()] == [type(v) for v in values]
     assert parsed.ordered() == ordered
     assert [parsed.cost_of(v) for v in values] == pytest.approx(costs)
+
+
+@pytest.mark.slow
+def test_dask_executor_gives_the_serial_result(
+    tmp_path: Path,
+    dask_cluster: tuple[str, Path, list[subprocess.Popen[bytes]]],  # noqa: F811 (the fixture)
+) -> None:
+    """The search on a real Dask scheduler makes the serial search's decisions."""
+    address, scheduler_file, procs = dask_cluster
+    procs.append(dask_worker(scheduler_file, tmp_path / "worker.log"))
+    base = load_scenario(EXAMPLES / "mmc.yaml")
+    space = detectives_space(3, 6)
+    settings = Settings(initial=6, maximum=12)
+    found = []
+    for executor in ("serial", "dask"):
+        ev = SimulationEvaluator(base, space, base.seed, executor=executor, scheduler=address)
+        found.append(optimise(space, dict(base.expect), ev, settings))
+    serial, dask = found
+    assert [(e.point, e.status, e.data) for e in serial.evaluated] == [
+        (e.point, e.status, e.data) for e in dask.evaluated
+    ]
