@@ -16,6 +16,7 @@ import pytest
 
 from sim.experiments.feasibility import bounds_of, confirm, one_sided_bound, screen
 from sim.experiments.optimise import MAX_CONFIRMATIONS, Outcome, Settings, optimise
+from sim.experiments.selection import kn_select
 from sim.scenario.schema import Threshold
 from sim.scenario.space import Space
 
@@ -290,3 +291,40 @@ def test_confirmation_error_rate_is_at_most_its_level() -> None:
     bounds = bounds_of({METRIC: Threshold(max=0.0)})
     passes = sum(confirm({METRIC: rng.normal(0, 1, 40)}, bounds, 0.05)[0] for _ in range(4000))
     assert passes / 4000 <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / 4000)
+
+
+# --- ranking and selection at equal cost ---------------------------------------------------------
+
+
+def test_kn_selects_the_best_with_its_probability() -> None:
+    """KN under CRN picks the best of four (gap ≥ δ) in at least 1 − α of 200 seeds."""
+    means = {"a": 0.0, "b": 0.25, "c": 0.3, "d": 0.6}
+    correct = 0
+    spent = []
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        common = rng.normal(0, 1.0, 500)
+        own = {c: rng.normal(0, 0.5, 500) for c in means}
+
+        def sample(cands, start, stop, common=common, own=own):  # type: ignore[no-untyped-def]
+            return {c: list(means[c] + common[start:stop] + own[c][start:stop]) for c in cands}
+
+        found = kn_select(list(means), sample, minimise=True, delta=0.25, alpha=0.05)
+        correct += found.chosen == "a"
+        spent.append(found.replications)
+    print(f"KN correct {correct}/200, mean replications {np.mean(spent):.0f}")
+    assert correct >= 0.95 * 200
+
+
+def test_equal_cost_feasible_configurations_are_ranked_by_risk() -> None:
+    """Three feasible options of equal cost: the one with the lowest mean is recommended."""
+    space = space_of([[0.0, 5.0], [1.0, 1.0, 1.0]], ["higher", None])
+    means = np.array([[0.9, 0.9, 0.9], [0.3, 0.1, 0.2]])  # cheap lever value infeasible
+    evaluate = Synthetic((2, 3), lambda p: means[p[:, 0], p[:, 1]], 8, 1_000)
+    evaluate.common = np.resize(evaluate.common, 3_000_000)  # KN uses its own indices
+    evaluate.own = np.resize(evaluate.own, (6, 3_000_000))
+    outcome = optimise(
+        space, {METRIC: Threshold(max=0.5)}, evaluate, Settings(width=3, indifference=0.05)
+    )
+    assert outcome.recommended is not None and outcome.recommended.point == (1, 1)
+    assert len(outcome.selections) == 1 and outcome.selection_replications > 0

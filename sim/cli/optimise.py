@@ -53,6 +53,13 @@ __all__ = ["optimise"]
     help="Screening replications per configuration, at most; also each confirmation's.",
 )
 @click.option(
+    "--indifference",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="D",
+    help="Among feasible configurations of equal cost, risks closer than D count as equal "
+    "(unit of the first constraint's metric; default a tenth of its threshold).",
+)
+@click.option(
     "--executor",
     type=click.Choice(["serial", "processes", "dask"]),
     default="processes",
@@ -70,6 +77,7 @@ def optimise(
     seed: int | None,
     initial_replications: int,
     max_replications: int,
+    indifference: float | None,
     executor: str,
     workers: int,
     scheduler: str | None,
@@ -127,6 +135,7 @@ def optimise(
         maximum=max_replications,
         budget=budget_replications,
         width=max(2, workers),
+        indifference=indifference,
     )
     evaluator = SimulationEvaluator(
         base,
@@ -199,8 +208,9 @@ def optimise(
         "limits": limits,
         "configurations": outcome.configurations,
         "implied": outcome.implied,
-        "screening": outcome.spent - confirming,
+        "screening": outcome.spent - confirming - outcome.selection_replications,
         "confirming": confirming,
+        "selecting": outcome.selection_replications,
         "spent": outcome.spent,
         "exhaustive": outcome.exhaustive,
         "guarantee": guarantee_text(outcome.confidence, len(limits), confirmations),

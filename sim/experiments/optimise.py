@@ -18,8 +18,9 @@ The procedure (docs/optimise.md gives a worked example):
    (:func:`sim.experiments.feasibility.screen`). Every configuration uses the same root seed and
    replication indices, so they share random numbers.
 4. **Selection.** When every configuration cheaper than the cheapest screened-feasible one is
-   resolved, the cheapest screened-feasible (at equal cost, the lowest mean of the first
-   constraint's metric on common replications) is confirmed on fresh replications
+   resolved, the cheapest screened-feasible (at equal cost, the lowest risk: the best mean of the
+   first constraint's metric, chosen by KN, :mod:`sim.experiments.selection`) is topped up to
+   ``n_max`` replications, re-screened, and confirmed on fresh replications
    (:func:`sim.experiments.feasibility.confirm`); if it fails, it is set aside and the search
    goes on. The guarantee is stated in :mod:`sim.experiments.feasibility`.
 
@@ -37,6 +38,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from sim.experiments.feasibility import Bound, bounds_of, confirm, confirmation_level, screen
+from sim.experiments.selection import FIRST_INDEX, Selection, kn_select
 from sim.scenario.schema import Threshold
 from sim.scenario.space import Space, Value
 
@@ -78,6 +80,9 @@ class Settings:
         confirm: fresh replications of each confirmation (default: ``maximum``).
         budget: total replications allowed (None: no limit).
         width: configurations screened side by side in a round (parallelism).
+        indifference: KN's indifference zone for choosing among feasible configurations of
+            equal cost, in the unit of the first constraint's metric (default: a tenth of its
+            threshold, 0.01 when the threshold is 0).
     """
 
     initial: int = 10
@@ -85,6 +90,7 @@ class Settings:
     confirm: int | None = None
     budget: int | None = None
     width: int = 2
+    indifference: float | None = None
 
     def __post_init__(self) -> None:
         if self.initial < 2 or self.maximum < self.initial:
@@ -140,6 +146,12 @@ class Outcome:
     configurations: int
     implied: int
     budget_exhausted: bool
+    selections: list[Selection] = field(default_factory=list)
+
+    @property
+    def selection_replications(self) -> int:
+        """Replications spent choosing among feasible configurations of equal cost."""
+        return sum(s.replications for s in self.selections)
 
     @property
     def exhaustive(self) -> int:
@@ -248,6 +260,7 @@ def optimise(
     budget_exhausted = False
     attempts = 0
     recommended: Evaluated | None = None
+    selections: list[Selection] = []
     cursor = 0  # position in grid.order before which every configuration is resolved
 
     def affordable(jobs: int) -> bool:
@@ -374,6 +387,35 @@ def optimise(
         ]
         common = min(e.replications for e in cheapest)
         choice = min(cheapest, key=_risk_key(bounds, common))
+        if len(cheapest) > 1:
+            # Equal cost: the lowest risk, by KN on fresh replications under CRN.
+            first = bounds[0]
+            delta = settings.indifference or (abs(first.limit) / 10 or 0.01)
+            offset = FIRST_INDEX + len(selections) * FIRST_INDEX
+
+            def sample(
+                points: Sequence[Any],
+                start: int,
+                stop: int,
+                offset: int = offset,
+                first: Bound = first,
+            ) -> dict[Any, list[float]]:
+                jobs = [(p, offset + r) for p in points for r in range(start, stop)]
+                out: dict[Any, list[float]] = {p: [] for p in points}
+                for (p, _r), row in zip(jobs, run(jobs), strict=True):
+                    out[p].append(float(row[first.metric]))
+                return out
+
+            picked = kn_select(
+                sorted(e.point for e in cheapest),
+                sample,
+                minimise=first.side == "max",
+                delta=delta,
+                alpha=alpha,
+                n0=settings.initial,
+            )
+            selections.append(picked)
+            choice = seen[picked.chosen]
         if choice.replications < settings.maximum:
             # Declared feasible early: screen it at the full n_max first, so that a confirmation
             # (and a share of the error allowed) is spent only on a well-supported choice.
@@ -435,6 +477,7 @@ def optimise(
         configurations=n_points,
         implied=int(implied.sum()),
         budget_exhausted=budget_exhausted,
+        selections=selections,
     )
 
 

@@ -179,6 +179,7 @@ def render_optimise_report(summary: dict[str, Any], frontier: pd.DataFrame, figu
             {"": "infeasible by monotonicity (not simulated)", "count": summary["implied"]},
             {"": "screening replications", "count": summary["screening"]},
             {"": "confirmation replications", "count": summary["confirming"]},
+            {"": "ranking and selection at equal cost (KN)", "count": summary["selecting"]},
             {"": "replications spent", "count": spent},
             {
                 "": "exhaustive search (every configuration × maximum)",
@@ -211,7 +212,8 @@ def write_optimise_report(out: Path, frontier: pd.DataFrame, summary: dict[str, 
 
     ``summary`` holds: ``name``, ``recommended`` (lever → value, or None), ``recommended_cost``,
     ``why_none``, ``warnings``, ``limits`` [(metric, side, threshold)], ``configurations``,
-    ``implied``, ``screening``, ``confirming``, ``spent``, ``exhaustive``, ``guarantee``.
+    ``implied``, ``screening``, ``confirming``, ``selecting``, ``spent``, ``exhaustive``,
+    ``guarantee``.
     """
     paths = save_figure(frontier_figure(frontier, summary["limits"]), out, "frontier")
     report = out / "report.html"
