@@ -449,3 +449,28 @@ def test_dask_executor_gives_the_serial_result(
     assert [(e.point, e.status, e.data) for e in serial.evaluated] == [
         (e.point, e.status, e.data) for e in dask.evaluated
     ]
+
+
+def test_recommended_scenario_sets_list_and_mapping_levers(tmp_path: Path) -> None:
+    """Levers inside a list and inside a policy mapping both survive ``extends`` exactly."""
+    from sim.experiments.optimise import Evaluated, Outcome
+    from sim.experiments.optimise_runs import recommended_scenario
+    from sim.scenario.space import load_space
+
+    base_path = ROOT / "scenarios" / "polit_2016_as_was.yaml"
+    base = load_scenario(base_path)
+    space, constraints = load_space(EXAMPLES / "reviews_space.yaml", base)
+    values = {
+        "team.detectives.0.count": 8,
+        "policies.workload_review.every_days": 28,
+        "policies.workload_review.act_probability": 0.5,
+    }
+    chosen = Evaluated((1, 2, 1), values, 1.0)
+    outcome = Outcome(space, constraints, [], 0.95, Settings(), [chosen], chosen, 0, 48, 0, False)
+    mapping = recommended_scenario(base_path, base, outcome, tmp_path)
+    (tmp_path / "recommended.yaml").write_text(yaml.safe_dump(mapping, sort_keys=False))
+    overrides = [f"{k}={v}" for k, v in values.items()]
+    expected = load_scenario(base_path, overrides)
+    assert model_key(load_scenario(tmp_path / "recommended.yaml")) == model_key(expected)
+    assert set(mapping) == {"extends", "team", "policies"}
+    assert mapping["policies"] == {"workload_review": {"every_days": 28, "act_probability": 0.5}}
