@@ -14,7 +14,14 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pytest
 
-from sim.experiments.feasibility import bounds_of, confirm, one_sided_bound, screen
+from sim.experiments.feasibility import (
+    bounds_of,
+    confirm,
+    confirmation_level,
+    confirmation_size,
+    one_sided_bound,
+    screen,
+)
 from sim.experiments.optimise import MAX_CONFIRMATIONS, Outcome, Settings, optimise
 from sim.experiments.selection import kn_select
 from sim.scenario.schema import Threshold
@@ -328,3 +335,19 @@ def test_equal_cost_feasible_configurations_are_ranked_by_risk() -> None:
     )
     assert outcome.recommended is not None and outcome.recommended.point == (1, 1)
     assert len(outcome.selections) == 1 and outcome.selection_replications > 0
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 4])
+@pytest.mark.parametrize(("side", "limit"), [("max", 0.05), ("min", 0.9)])
+def test_confirmation_is_large_enough_for_a_small_probability(
+    attempt: int, side: str, limit: float
+) -> None:
+    """At the size chosen, a rate half-way to the threshold passes (80 may be too few)."""
+    bounds = bounds_of({"any_neglect_over_365": Threshold(**{side: limit})})
+    level = confirmation_level(0.05, attempt, 1)
+    n = confirmation_size(bounds, level, 80)
+    p = limit if side == "max" else 1 - limit
+    k = math.floor(n * p / 2)
+    events = [1.0] * k + [0.0] * (n - k) if side == "max" else [0.0] * k + [1.0] * (n - k)
+    assert confirm({"any_neglect_over_365": events}, bounds, level)[0]
+    assert n >= 80 and confirmation_size(bounds_of({METRIC: Threshold(max=1)}), level, 80) == 80

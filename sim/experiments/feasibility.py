@@ -11,16 +11,18 @@ on fresh replications (replication indices no earlier step used, so independent 
 that led to choosing it). The j-th confirmation of a search passes when, for every one of the M
 constraints, a one-sided bound at level ``α_j / M`` is on the right side of the threshold, with
 ``α_j = α / 2^j`` and ``α = 1 − confidence``: an exact Clopper–Pearson bound for a probability
-(an ``any_*`` indicator), a Student-t bound for a mean. If the chosen configuration breaks a
-constraint, it passes with probability at most ``α_j`` (Bonferroni over the M constraints), so
-over all confirmations the chance of recommending a configuration that breaks a constraint is at
-most ``Σ_j α / 2^j < α``. For means the t bound is exact for normal replication values and
-asymptotically exact otherwise (replications are independent and identically distributed by
-construction: each has its own seeds).
+(an ``any_*`` indicator), a Student-t bound for a mean. Its size is fixed before it runs
+(:func:`confirmation_size`: larger for probabilities near 0 or 1 and for later confirmations).
+If the chosen configuration breaks a constraint, it passes with probability at most ``α_j``
+(Bonferroni over the M constraints), so over all confirmations the chance of recommending a
+configuration that breaks a constraint is at most ``Σ_j α / 2^j < α``. For means the t bound is
+exact for normal replication values and asymptotically exact otherwise (replications are
+independent and identically distributed by construction: each has its own seeds).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -35,6 +37,7 @@ __all__ = [
     "Verdict",
     "confirm",
     "confirmation_level",
+    "confirmation_size",
     "one_sided_bound",
     "screen",
 ]
@@ -96,6 +99,32 @@ def screen(
 def confirmation_level(alpha: float, attempt: int, constraints: int) -> float:
     """The one-sided error allowed each constraint at the ``attempt``-th confirmation (from 1)."""
     return alpha / 2**attempt / max(1, constraints)
+
+
+def confirmation_size(bounds: Sequence[Bound], level: float, base: int, cap: int = 20) -> int:
+    """Replications a confirmation at ``level`` needs (at least ``base``, at most ``cap × base``).
+
+    A probability near 0 (or 1) cannot be shown to be below (above) its threshold with few
+    replications, however good the configuration: 0 events in 80 replications give an exact
+    one-sided bound of 0.045 at level 0.025, but 0.053 at level 0.0125. For each ``any_*``
+    constraint the size is raised until a configuration whose rate is half-way between 0 and the
+    threshold (``max:``; between the threshold and 1 for ``min:``) would pass.
+    """
+    n = base
+    for bound in bounds:
+        if not is_indicator(bound.metric):
+            continue
+        p = bound.limit if bound.side == "max" else 1.0 - bound.limit
+        if not 0.0 < p < 1.0:
+            continue
+        m = base
+        while m < cap * base:
+            k = math.floor(m * p / 2)
+            if float(stats.beta.ppf(1.0 - level, k + 1, m - k)) <= p:
+                break
+            m = math.ceil(m * 1.1)
+        n = max(n, min(m, cap * base))
+    return n
 
 
 def one_sided_bound(

@@ -37,7 +37,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from sim.experiments.feasibility import Bound, bounds_of, confirm, confirmation_level, screen
+from sim.experiments.feasibility import (
+    Bound,
+    bounds_of,
+    confirm,
+    confirmation_level,
+    confirmation_size,
+    screen,
+)
 from sim.experiments.selection import FIRST_INDEX, Selection, kn_select
 from sim.scenario.schema import Threshold
 from sim.scenario.space import Space, Value
@@ -261,6 +268,7 @@ def optimise(
     attempts = 0
     recommended: Evaluated | None = None
     selections: list[Selection] = []
+    fresh_index = settings.maximum  # confirmations take fresh replication indices from here
     cursor = 0  # position in grid.order before which every configuration is resolved
 
     def affordable(jobs: int) -> bool:
@@ -436,16 +444,17 @@ def optimise(
             if verdict != "met":
                 _reopen_stopped()
                 continue
-        n_conf = settings.confirm_n
+        level = confirmation_level(alpha, attempts + 1, len(bounds))
+        n_conf = confirmation_size(bounds, level, settings.confirm_n)
         if not affordable(n_conf):
             budget_exhausted = True
             break
         attempts += 1
-        start = settings.maximum + (attempts - 1) * n_conf
+        start = fresh_index
+        fresh_index += n_conf
         jobs = [(choice.point, r) for r in range(start, start + n_conf)]
         rows = run(jobs)
         fresh = {b.metric: [float(row[b.metric]) for row in rows] for b in bounds}
-        level = confirmation_level(alpha, attempts, len(bounds))
         passed, found = confirm(fresh, bounds, level)
         choice.confirmation = {
             "attempt": attempts,
