@@ -93,7 +93,11 @@ def run(
 
     def figures(res: Any, folder: Path) -> list[Path]:
         paths = save_figure(
-            backlog_figure({res.scenario.name: res.backlog}, res.scenario.warmup_days),
+            backlog_figure(
+                {res.scenario.name: res.backlog},
+                res.scenario.warmup_days,
+                start_date=res.scenario.start_date,
+            ),
             folder,
             "backlog",
         )

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim.analysis.dates import add_dates
 from sim.analysis.statistics import cases_frame, replication_metrics, summarise
 from sim.engine.replication import ReplicationRecords, run_replication
 from sim.scenario import Scenario, load_scenario
@@ -104,13 +105,15 @@ def collect(records: Sequence[ReplicationRecords], scenario: Scenario, seed: int
         [pd.DataFrame({"replication": rec.replication, **rec.detectives}) for rec in records],
         ignore_index=True,
     )
+    start = scenario.start_date
+    day_columns = ("arrival_day", "first_work_day", "closed_day", "enforcement_day")
     return Result(
         scenario=scenario,
         seed=seed,
-        cases=cases_frame(records, scenario),
+        cases=add_dates(cases_frame(records, scenario), start, day_columns),
         replications=metrics,
         summary=summarise(metrics),
-        backlog=backlog,
+        backlog=add_dates(backlog, start, ["day"]),
         detectives=detectives,
         traces={rec.replication: rec.trace for rec in records if rec.trace is not None},
     )

@@ -61,7 +61,8 @@ def comparison_figures(comparison: Comparison, folder: Path) -> dict[str, Path]:
         written[stem] = save_figure(fig, folder, stem)[0]
 
     save(neglect_survival_figure({n: r.cases for n, r in results.items()}), "neglect_survival")
-    save(backlog_figure({n: r.backlog for n, r in results.items()}, base.warmup_days), "backlog")
+    backlogs = {n: r.backlog for n, r in results.items()}
+    save(backlog_figure(backlogs, base.warmup_days, start_date=base.start_date), "backlog")
     save(metrics_figure(comparison.table, HEADLINE_METRICS), "headline_metrics")
     rep = comparison.trace_replication
     for name, result in results.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ __all__ = [
     "PALETTE",
     "backlog_figure",
     "case_timeline_figure",
+    "day_axis",
     "detective_heatmap_figure",
     "metrics_figure",
     "neglect_survival_figure",
@@ -45,23 +47,42 @@ def save_figure(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
     return paths
 
 
+def day_axis(start_date: datetime.date | None, days: Any) -> Any:
+    """The x values of ``days``: the days themselves, or their dates given a start date."""
+    if start_date is None:
+        return np.asarray(days, dtype=float)
+    base = np.datetime64(start_date.isoformat(), "s")
+    seconds = np.round(np.asarray(days, dtype=float) * 86400.0).astype("int64")
+    return base + seconds.astype("timedelta64[s]")
+
+
 def backlog_figure(
-    backlogs: dict[str, pd.DataFrame], warmup_days: float = 0.0, confidence: float = 0.95
+    backlogs: dict[str, pd.DataFrame],
+    warmup_days: float = 0.0,
+    confidence: float = 0.95,
+    start_date: datetime.date | None = None,
 ) -> Figure:
-    """Open cases over time: the mean across replications with a confidence band per scenario."""
+    """Open cases over time: the mean across replications with a confidence band per scenario.
+
+    With ``start_date`` the time axis shows calendar dates.
+    """
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for i, (name, frame) in enumerate(backlogs.items()):
         table = frame.pivot(index="day", columns="replication", values="open_cases")
-        mean = table.mean(axis=1)
+        mean = table.mean(axis=1).to_numpy()
         n = table.shape[1]
         colour = PALETTE[i % len(PALETTE)]
-        ax.plot(table.index, mean, color=colour, label=name, linestyle=_linestyle(i))
+        x = day_axis(start_date, table.index)
+        ax.plot(x, mean, color=colour, label=name, linestyle=_linestyle(i))
         if n > 1:
             half = stats.t.ppf((1 + confidence) / 2, n - 1) * table.std(axis=1, ddof=1) / np.sqrt(n)
-            ax.fill_between(table.index, mean - half, mean + half, color=colour, alpha=0.25)
+            half = half.to_numpy()
+            ax.fill_between(x, mean - half, mean + half, color=colour, alpha=0.25)
     if warmup_days > 0:
-        ax.axvspan(0, warmup_days, color="0.9", label="warm-up")
-    ax.set_xlabel("day")
+        ax.axvspan(*day_axis(start_date, [0.0, warmup_days]), color="0.9", label="warm-up")
+    if start_date is not None:
+        fig.autofmt_xdate()
+    ax.set_xlabel("day" if start_date is None else "date")
     ax.set_ylabel("open cases")
     ax.set_title(f"Backlog over time (mean, {confidence:.0%} CI band)")
     ax.legend(loc="upper left")

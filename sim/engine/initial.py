@@ -1,0 +1,177 @@
+"""A replication's state handed in or taken out: open cases and absences at one instant.
+
+:class:`InitialState` is what a forecast starts from instead of an empty team: the clock starts at
+``day``, the open cases are placed with their owners (or in the team queue) and the absences under
+way are continued, all before the first event. It is plain data in days and hours, already drawn
+for one replication (remaining effort, remaining external time, the end of an open-ended
+absence): the engine never reads files nor draws it. :func:`capture_state` takes the same kind of
+picture of a running replication (``polit-sim run --snapshot-at``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sim.domain.entities import Case, Detective
+
+__all__ = [
+    "Captured",
+    "CapturedAbsence",
+    "CapturedCase",
+    "InitialAbsence",
+    "InitialCase",
+    "InitialState",
+    "capture_state",
+]
+
+
+@dataclass(frozen=True)
+class InitialCase:
+    """An open case at the start of the clock.
+
+    Attributes:
+        case_id: the engine's id (negative for cases of the initial state: ``-1 - index``).
+        arrival_day: the referral's day (before the clock starts).
+        grade: the grade's index (0 very high … 3 low).
+        stage: the index of its current stage.
+        owner: the holder's detective name, or None (team queue, or the pool of push rules).
+        last_progress_day: the start of the current interval without progress.
+        efforts: hours each team stage needs; at the current stage, the hours still to do.
+        external_days: days each external stage takes; at the current stage, the days still to go.
+        inherited: whether the case was ever reallocated.
+        longest_neglect_days: the longest wait on the team it has had so far (days).
+    """
+
+    case_id: int
+    arrival_day: float
+    grade: int
+    stage: int
+    owner: str | None
+    last_progress_day: float
+    efforts: tuple[float, ...]
+    external_days: tuple[float, ...]
+    inherited: bool = False
+    longest_neglect_days: float = 0.0
+
+
+@dataclass(frozen=True)
+class InitialAbsence:
+    """An absence of ``kind`` from ``start_day`` (at or before the clock's start, or after it) to
+    ``end_day``."""
+
+    detective: str
+    kind: str
+    start_day: float
+    end_day: float
+
+
+@dataclass(frozen=True)
+class InitialState:
+    """Where a replication starts: the clock at ``day``, open cases, absences.
+
+    Cases are placed in the order given; those at a capacity-limited external unit enter its
+    queue in that order (so the first ``capacity`` of them are in service).
+    """
+
+    day: float
+    cases: tuple[InitialCase, ...] = ()
+    absences: tuple[InitialAbsence, ...] = ()
+
+    def __post_init__(self) -> None:
+        for case in self.cases:
+            if case.arrival_day > self.day or case.last_progress_day > self.day:
+                raise ValueError(f"case {case.case_id}: dated after the clock's start")
+        for absence in self.absences:
+            if absence.end_day < absence.start_day:
+                raise ValueError(f"absence of {absence.detective}: ends before it starts")
+
+
+@dataclass(frozen=True)
+class CapturedCase:
+    """An open case as a replication holds it at one instant (days since day 0).
+
+    ``stage_hours_done`` counts the hours worked on the current team stage, including a block in
+    progress; ``external_since`` is the day it reached its current external stage (None at a
+    team stage); ``last_progress_day`` is the start of the current interval without progress
+    (the instant itself while a detective works the case).
+    """
+
+    case_id: int
+    arrival_day: float
+    grade: int
+    stage: int
+    owner: str | None
+    last_progress_day: float
+    stage_hours_done: float
+    inherited: bool
+    external_since: float | None
+    longest_neglect_days: float
+
+
+@dataclass(frozen=True)
+class CapturedAbsence:
+    """An absence under way at the instant: ``detective`` off on ``kind`` since ``start_day``."""
+
+    detective: str
+    kind: str
+    start_day: float
+
+
+@dataclass
+class Captured:
+    """Open cases and absences under way at ``day``."""
+
+    day: float
+    cases: list[CapturedCase] = field(default_factory=list)
+    absences: list[CapturedAbsence] = field(default_factory=list)
+
+
+def capture_state(
+    now: float, cases: Sequence[Case], detectives: Sequence[Detective], stage_is_team: Sequence[bool]
+) -> Captured:
+    """Picture the open cases and the absences under way at ``now`` (read only)."""
+    in_progress: dict[int, float] = {}
+    for d in detectives:
+        case, _hours, started, rate = d.block
+        if d.current is not None and case is d.current:
+            clock = d.clock
+            elapsed = now - started if clock is None else clock.work_time(now) - clock.work_time(started)
+            in_progress[case.case_id] = max(elapsed, 0.0) * rate
+    out = Captured(now)
+    for case in cases:
+        if case.closed_day is not None or case.arrival_day > now:
+            continue
+        team_stage = stage_is_team[case.stage]
+        working = case.case_id in in_progress
+        if working:
+            last = now
+        elif case.stalled_since is not None:
+            last = case.stalled_since
+        else:
+            last = now
+        done = 0.0
+        if team_stage:
+            done = case.efforts[case.stage] - case.remaining_hours + in_progress.get(case.case_id, 0.0)
+        # The wait under way is carried by last_progress_day; this is the longest finished one.
+        neglect = case.longest_neglect_days
+        out.cases.append(
+            CapturedCase(
+                case_id=case.case_id,
+                arrival_day=case.arrival_day,
+                grade=case.grade,
+                stage=case.stage,
+                owner=None if case.owner is None else case.owner.name,
+                last_progress_day=last,
+                stage_hours_done=max(done, 0.0),
+                inherited=case.inherited,
+                external_since=None if team_stage else case.stalled_since,
+                longest_neglect_days=neglect,
+            )
+        )
+    for d in detectives:
+        if d.absences > 0 and d.absent_since is not None:
+            for kind, count in d.absence_kinds.items():
+                if count > 0:
+                    out.absences.append(CapturedAbsence(d.name, kind, d.absent_since))
+    return out
