@@ -10,19 +10,28 @@ picture of a running replication (``polit-sim run --snapshot-at``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import simpy
 
 from sim.domain.entities import Case, Detective
+
+if TYPE_CHECKING:
+    from sim.engine.team import TeamState
 
 __all__ = [
     "Captured",
     "CapturedAbsence",
     "CapturedCase",
+    "FirstReturns",
     "InitialAbsence",
     "InitialCase",
     "InitialState",
     "capture_state",
+    "initial_outcomes",
+    "place_initial_state",
 ]
 
 
@@ -128,7 +137,10 @@ class Captured:
 
 
 def capture_state(
-    now: float, cases: Sequence[Case], detectives: Sequence[Detective], stage_is_team: Sequence[bool]
+    now: float,
+    cases: Sequence[Case],
+    detectives: Sequence[Detective],
+    stage_is_team: Sequence[bool],
 ) -> Captured:
     """Picture the open cases and the absences under way at ``now`` (read only)."""
     in_progress: dict[int, float] = {}
@@ -136,7 +148,9 @@ def capture_state(
         case, _hours, started, rate = d.block
         if d.current is not None and case is d.current:
             clock = d.clock
-            elapsed = now - started if clock is None else clock.work_time(now) - clock.work_time(started)
+            elapsed = (
+                now - started if clock is None else clock.work_time(now) - clock.work_time(started)
+            )
             in_progress[case.case_id] = max(elapsed, 0.0) * rate
     out = Captured(now)
     for case in cases:
@@ -152,7 +166,9 @@ def capture_state(
             last = now
         done = 0.0
         if team_stage:
-            done = case.efforts[case.stage] - case.remaining_hours + in_progress.get(case.case_id, 0.0)
+            done = (
+                case.efforts[case.stage] - case.remaining_hours + in_progress.get(case.case_id, 0.0)
+            )
         # The wait under way is carried by last_progress_day; this is the longest finished one.
         neglect = case.longest_neglect_days
         out.cases.append(
@@ -175,3 +191,108 @@ def capture_state(
                 if count > 0:
                     out.absences.append(CapturedAbsence(d.name, kind, d.absent_since))
     return out
+
+
+class FirstReturns:
+    """Wraps an external unit's ``done``: notes when each initial case first comes back.
+
+    Used only when the clock starts from an initial state; ordinary runs call ``done`` directly.
+    """
+
+    def __init__(self, env: simpy.Environment, done: Callable[[Case], None]) -> None:
+        self.env = env
+        self.done = done
+        self.days: dict[int, float] = {}
+
+    def __call__(self, case: Case) -> None:
+        if case.case_id < 0 and case.case_id not in self.days:
+            self.days[case.case_id] = self.env.now
+        self.done(case)
+
+
+def place_initial_state(team: TeamState, state: InitialState) -> list[Case]:
+    """Put the initial state's cases and absences in place, before the clock starts.
+
+    Owned cases go to their holders (no reallocation counted), then unowned ones are allocated
+    as a new referral would be (to the team queue under ``team_queue``). Cases at an external stage
+    enter their unit in the order given. Absences under way start now, with the time already
+    absent counted towards the reallocation rule's ``after_days``; later ones are scheduled.
+
+    Returns:
+        the cases placed, in the order given; their ``first_work_day`` is reset so that, after the
+        run, it is the first work from the clock's start on.
+    """
+    now = team.env.now
+    placed: list[Case] = []
+    for item in state.cases:
+        case = Case(
+            item.case_id,
+            item.arrival_day,
+            item.grade,
+            list(item.efforts),
+            list(item.external_days),
+        )
+        case.stage = item.stage
+        case.inherited = item.inherited
+        case.longest_neglect_days = item.longest_neglect_days
+        case.stalled_since = item.last_progress_day
+        case.held_since = now
+        team.cases.append(case)
+        team.open_cases += 1
+        if team.stage_is_team[item.stage]:
+            case.remaining_hours = item.efforts[item.stage]
+            case.idle_since = item.last_progress_day
+        else:
+            case.parked = True
+            team.units[item.stage].submit(case)
+        placed.append(case)
+    for case, item in zip(placed, state.cases, strict=True):
+        if item.owner is not None:
+            owner = team.by_name(item.owner)
+            if owner is None:
+                raise ValueError(f"case {item.case_id}: no detective called {item.owner!r}")
+            team.assign(case, owner, notify=False)
+    for case, item in zip(placed, state.cases, strict=True):
+        if item.owner is None:
+            team.allocate(case)
+    for absence in state.absences:
+        detective = team.by_name(absence.detective)
+        if detective is None:
+            raise ValueError(f"absence: no detective called {absence.detective!r}")
+        team.env.process(_continues_absence(team, detective, absence))
+    return placed
+
+
+def _continues_absence(
+    team: TeamState, detective: Detective, absence: InitialAbsence
+) -> Generator[simpy.Event, Any, None]:
+    """Process: an absence of the initial state, under way or planned, from start to end."""
+    env = team.env
+    if absence.start_day > env.now:
+        yield env.timeout(absence.start_day - env.now)
+    team.start_absence(detective, absence.kind, elapsed_days=max(env.now - absence.start_day, 0.0))
+    yield env.timeout(max(absence.end_day - env.now, 0.0))
+    team.end_absence(detective, absence.kind)
+
+
+def initial_outcomes(
+    placed: Sequence[Case], returns: FirstReturns | None
+) -> dict[str, list[float]]:
+    """Per initial case: its next progress after the clock's start, closing day (nan: none)."""
+    nan = float("nan")
+    spell_end = []
+    for case in placed:
+        ends = [
+            day
+            for day in (
+                case.first_work_day,
+                None if returns is None else returns.days.get(case.case_id),
+            )
+            if day is not None
+        ]
+        spell_end.append(min(ends) if ends else nan)
+    return {
+        "spell_end_day": spell_end,
+        "closed_day": [nan if c.closed_day is None else c.closed_day for c in placed],
+        "longest_neglect_days": [c.longest_neglect_days for c in placed],
+    }

@@ -325,7 +325,7 @@ def forecast(
         raise ValueError("at least one scenario is needed")
     n = scenarios[0].replications if replications is None else replications
     root = scenarios[0].seed if seed is None else seed
-    jobs = []
+    jobs: list[tuple[PreparedSnapshot, Scenario, Sequence[int], int]] = []
     prepared_all = []
     for scenario in scenarios:
         prepared = prepare(snapshot, scenario)

@@ -184,10 +184,7 @@ def prepare(snapshot: Snapshot, scenario: Scenario) -> PreparedSnapshot:
     stage = np.array([stage_index[c.stage] for c in ordered], dtype=np.int64)
     grade = np.array([GRADE_NAMES.index(c.grade) for c in ordered], dtype=np.int64)
     elapsed = np.array(
-        [
-            math.nan if c.external_since is None else day - to_day(c.external_since)
-            for c in ordered
-        ]
+        [math.nan if c.external_since is None else day - to_day(c.external_since) for c in ordered]
     )
     in_service = np.zeros(len(ordered), dtype=bool)
     for s, spec in enumerate(scenario.cases.stages):

@@ -290,7 +290,9 @@ def _check_absence(
             kind, "leave.long_leave"
         )
         if not lengths[kind]:
-            r.bad("end", f"open-ended {kind} absence, but the scenario has no {key} to draw its end")
+            r.bad(
+                "end", f"open-ended {kind} absence, but the scenario has no {key} to draw its end"
+            )
         if start > as_of:
             r.bad("end", "an absence starting after the as-of date needs an end")
     if len(problems) > before or start is None:
