@@ -259,6 +259,9 @@ def place_initial_state(team: TeamState, state: InitialState) -> list[Case]:
         detective = team.by_name(absence.detective)
         if detective is None:
             raise ValueError(f"absence: no detective called {absence.detective!r}")
+        if absence.start_day <= now:
+            # Under way: absent before anyone is set to work.
+            team.start_absence(detective, absence.kind, elapsed_days=now - absence.start_day)
         team.env.process(_continues_absence(team, detective, absence))
     return placed
 
@@ -266,11 +269,12 @@ def place_initial_state(team: TeamState, state: InitialState) -> list[Case]:
 def _continues_absence(
     team: TeamState, detective: Detective, absence: InitialAbsence
 ) -> Generator[simpy.Event, Any, None]:
-    """Process: an absence of the initial state, under way or planned, from start to end."""
+    """Process: an absence of the initial state, planned or (already started) under way, to its
+    end."""
     env = team.env
     if absence.start_day > env.now:
         yield env.timeout(absence.start_day - env.now)
-    team.start_absence(detective, absence.kind, elapsed_days=max(env.now - absence.start_day, 0.0))
+        team.start_absence(detective, absence.kind)
     yield env.timeout(max(absence.end_day - env.now, 0.0))
     team.end_absence(detective, absence.kind)
 
