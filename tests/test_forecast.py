@@ -45,7 +45,9 @@ def _scenario(**changes: Any) -> Scenario:
     return scenario_from_dict(data)
 
 
-def _case(case_id: str, days_since_progress: int, owner: str = "dc_1", **extra: Any) -> SnapshotCase:
+def _case(
+    case_id: str, days_since_progress: int, owner: str = "dc_1", **extra: Any
+) -> SnapshotCase:
     last = AS_OF - datetime.timedelta(days=days_since_progress)
     return SnapshotCase(
         case_id=case_id,
@@ -86,7 +88,9 @@ def test_idle_team_one_case_next_progress_is_today() -> None:
 def test_holder_absent_for_the_whole_horizon(rule: dict[str, Any], expected: float) -> None:
     """A case held by a detective absent all horizon rots under keep, and not under spread."""
     scenario = _scenario(policies={"on_long_leave": rule})
-    absent = SnapshotAbsence("dc_1", AS_OF - datetime.timedelta(days=40), AS_OF.replace(2027), "long")
+    absent = SnapshotAbsence(
+        "dc_1", AS_OF - datetime.timedelta(days=40), AS_OF.replace(2027), "long"
+    )
     snapshot = Snapshot(AS_OF, (_case("held", 200),), (absent,))
     risk = _risk(scenario, snapshot)
     assert risk.loc["held", "p_neglect_over_365"] == expected
@@ -118,7 +122,9 @@ def test_policies_compared_case_by_case_under_common_random_numbers() -> None:
     spread = _scenario(
         name="spread", policies={"on_long_leave": {"rule": "spread", "after_days": 28}}
     )
-    absent = SnapshotAbsence("dc_1", AS_OF - datetime.timedelta(days=40), AS_OF.replace(2027), "long")
+    absent = SnapshotAbsence(
+        "dc_1", AS_OF - datetime.timedelta(days=40), AS_OF.replace(2027), "long"
+    )
     snapshot = Snapshot(AS_OF, (_case("held", 200), _case("other", 5, owner="dc_2")), (absent,))
     result = forecast([keep, spread], snapshot, replications=10, seed=3)
     contrasts = result.contrasts(365).set_index("case_id")
@@ -212,5 +218,7 @@ def test_mmc_snapshot_transient_mean_matches_ctmc() -> None:
     for t in (2.0, 5.0):
         row = backlog.loc[t]
         theory = _mmc_mean_in_system(lam, mu, c, n0, t, cap=120)
-        half = (row["ci_high"] - row["ci_low"]) / 2 * stats.t.ppf(0.995, 399) / stats.t.ppf(0.975, 399)
+        half = (
+            (row["ci_high"] - row["ci_low"]) / 2 * stats.t.ppf(0.995, 399) / stats.t.ppf(0.975, 399)
+        )
         assert abs(row["mean"] - theory) < half, (t, row["mean"], theory, half)

@@ -41,7 +41,10 @@ def _scenario() -> Scenario:
             "start_date": "2023-01-02",
             "horizon_days": H,
             "team": {
-                "detectives": [{"name": "dc", "count": 3, "fte": 1.0}, {"name": "dc_pt", "fte": 0.5}],
+                "detectives": [
+                    {"name": "dc", "count": 3, "fte": 1.0},
+                    {"name": "dc_pt", "fte": 0.5},
+                ],
             },
             "cases": {
                 "arrivals": {"rate_per_year": 170},
@@ -52,7 +55,10 @@ def _scenario() -> Scenario:
                     "low": {"share": 0.30, "target_days": 30},
                 },
                 "stages": [
-                    {"name": "research", "effort_hours": {"dist": "lognormal", "mean": 24, "sd": 16}},
+                    {
+                        "name": "research",
+                        "effort_hours": {"dist": "lognormal", "mean": 24, "sd": 16},
+                    },
                     {
                         "name": "forensics",
                         "external": {"days": {"dist": "lognormal", "mean": 40, "sd": 30}},
@@ -62,7 +68,10 @@ def _scenario() -> Scenario:
             },
             "leave": {
                 "annual_days": 27,
-                "short_sickness": {"episodes_per_year": 2, "days": {"dist": "exponential", "mean": 4}},
+                "short_sickness": {
+                    "episodes_per_year": 2,
+                    "days": {"dist": "exponential", "mean": 4},
+                },
                 "long_leave": {
                     "episodes_per_year": 0.5,
                     "days": {"dist": "lognormal", "mean": 90, "sd": 50},
@@ -100,7 +109,9 @@ def _straight(scenario: Scenario, replication: int) -> tuple[dict[str, float], A
     )
 
 
-def _forecast(scenario: Scenario, captured: Any, replication: int, folder: Path) -> dict[str, float]:
+def _forecast(
+    scenario: Scenario, captured: Any, replication: int, folder: Path
+) -> dict[str, float]:
     """Snapshot files from the picture, read back, forecast to H with another seed."""
     snapshot = snapshot_from_captured(captured, scenario)
     cases, absences = folder / f"open_{replication}.csv", folder / f"absent_{replication}.csv"
@@ -119,7 +130,9 @@ def _forecast(scenario: Scenario, captured: Any, replication: int, folder: Path)
     return {
         "backlog": float(backlog["open_cases"][np.flatnonzero(backlog["day"] == H)[0]]),
         "neglect": float(np.mean(initial["longest_neglect_days"])),
-        "closures": float((closed_initial <= H).sum() + (~np.isnan(records.cases["closed_day"])).sum()),
+        "closures": float(
+            (closed_initial <= H).sum() + (~np.isnan(records.cases["closed_day"])).sum()
+        ),
     }
 
 

@@ -231,7 +231,7 @@ def _check_case(
     ):
         if value is not None and value > as_of:
             r.bad(column, f"{value.isoformat()} is after the as-of date {as_of.isoformat()}")
-    if referral is not None:
+    if referral is not None and referral <= as_of:
         for column, value in (("last_progress_date", progress), ("external_since", since)):
             if value is not None and value < referral:
                 r.bad(
