@@ -195,3 +195,92 @@ def test_run_snapshot_at_round_trips_through_forecast(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
     cases = pd.read_parquet(out / "cases.parquet")
     assert "arrival_date" in cases.columns
+
+
+HOSTILE = [
+    ("missing file", None, "no such file"),
+    ("not UTF-8", b"case_id,referral_date\n\xff\xfe,1\n", "not UTF-8"),
+    ("empty file", b"", "empty file"),
+    (
+        "more fields than the header",
+        ",".join(HEADER) + "\n" + ",".join([*GOOD_ROW, "x"]) + "\n",
+        "more fields",
+    ),
+    (
+        "hours on an external stage",
+        ",".join([*HEADER, "stage_hours_done"]) + "\nA1,2024-11-01,high,forensics,,2025-01-10,3\n",
+        "column stage_hours_done",
+    ),
+    (
+        "negative hours",
+        ",".join([*HEADER, "stage_hours_done"]) + "\nA1,2024-11-01,high,research,,2025-01-10,-2\n",
+        "column stage_hours_done",
+    ),
+    (
+        "external_since at a team stage",
+        ",".join([*HEADER, "external_since"])
+        + "\nA1,2024-11-01,high,research,,2025-01-10,2025-01-10\n",
+        "column external_since",
+    ),
+    (
+        "inherited not a boolean",
+        ",".join([*HEADER, "inherited"]) + "\nA1,2024-11-01,high,research,,2025-01-10,maybe\n",
+        "column inherited",
+    ),
+]
+
+
+@pytest.mark.parametrize(("label", "content", "expected"), HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_hostile_snapshot_file_exits_2(
+    tmp_path: Path, label: str, content: str | bytes | None, expected: str
+) -> None:
+    """Unreadable or malformed files: exit 2, one line naming the file, nothing written."""
+    cases = tmp_path / "open_cases.csv"
+    if isinstance(content, bytes):
+        cases.write_bytes(content)
+    elif content is not None:
+        cases.write_text(content, encoding="utf-8")
+    result = _forecast(tmp_path, cases)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and expected in lines[0] and "open_cases.csv" in lines[0], lines
+    assert not (tmp_path / "out").exists()
+
+
+def test_internal_error_exits_3_with_one_line(tmp_path: Path, monkeypatch: Any) -> None:
+    """A fault inside the forecast itself: exit 3, one line, no traceback, nothing written."""
+    import sim.experiments.forecast as module
+
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(module, "forecast", broken)
+    cases = _write(tmp_path / "open_cases.csv", HEADER, [GOOD_ROW])
+    result = _forecast(tmp_path, cases)
+    assert result.exit_code == 3
+    assert result.stderr.strip() == "internal error: RuntimeError: boom"
+    assert not (tmp_path / "out").exists()
+
+
+def test_early_warning_groups_by_holder_riskiest_first(tmp_path: Path) -> None:
+    """The report's list: holders by their riskiest case, cases by risk within a holder."""
+    from sim.experiments.forecast import forecast
+    from sim.report.forecast import early_warning
+    from sim.scenario import scenario_from_dict
+    from sim.state.snapshot import read_snapshot
+
+    rows = [
+        ["a", "2024-01-01", "low", "research", "dc_2", "2024-09-01"],  # 183 days today
+        ["b", "2024-01-01", "low", "research", "dc_1", "2024-02-01"],  # 396 days today
+        ["c", "2024-01-01", "low", "research", "dc_2", "2024-01-05"],  # 423 days today
+        ["d", "2024-01-01", "low", "research", "dc_1", "2025-03-01"],  # 2 days today
+        ["e", "2024-01-01", "low", "research", "dc_pt", "2025-03-03"],  # none today
+    ]
+    cases = _write(tmp_path / "open_cases.csv", HEADER, rows)
+    scenario = scenario_from_dict(MINIMAL)
+    snapshot = read_snapshot(cases, None, scenario, __import__("datetime").date(2025, 3, 3))
+    result = forecast([scenario], snapshot, replications=4, seed=1)
+    table = early_warning(result)
+    assert list(table["case_id"])[:3] == ["c", "a", "b"]
+    assert list(table["holder"])[:3] == ["dc_2", "dc_2", "dc_1"]
+    assert "e" not in set(table["case_id"])

@@ -90,14 +90,20 @@ def early_warning(forecast: Forecast, limit: int = EARLY_WARNING_ROWS) -> pd.Dat
     table = table[p180 >= EARLY_WARNING_MIN]
     table = table.sort_values(["_risk365", "_risk180", "neglect_days_today"], ascending=False)
     table = table.head(limit)
-    worst = table.groupby("holder", sort=False)[["_risk365", "_risk180"]].transform("max")
-    table = table.assign(_h365=worst["_risk365"], _h180=worst["_risk180"])
+    # Holders rank by their riskiest case (then its neglect today), cases by risk within each.
+    worst = table.groupby("holder", sort=False)[
+        ["_risk365", "_risk180", "neglect_days_today"]
+    ].transform("max")
+    table = table.assign(
+        _h365=worst["_risk365"], _h180=worst["_risk180"], _hdays=worst["neglect_days_today"]
+    )
     table = table.sort_values(
-        ["_h365", "_h180", "holder", "_risk365", "_risk180", "neglect_days_today"],
-        ascending=[False, False, True, False, False, False],
+        ["_h365", "_h180", "_hdays", "holder", "_risk365", "_risk180", "neglect_days_today"],
+        ascending=[False, False, False, True, False, False, False],
         kind="stable",
     )
-    return table.drop(columns=["_risk365", "_risk180", "_h365", "_h180"]).reset_index(drop=True)
+    helpers = ["_risk365", "_risk180", "_h365", "_h180", "_hdays"]
+    return table.drop(columns=helpers).reset_index(drop=True)
 
 
 def _pct(value: Any) -> str:
