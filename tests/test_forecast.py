@@ -46,14 +46,18 @@ def _scenario(**changes: Any) -> Scenario:
 
 
 def _case(
-    case_id: str, days_since_progress: int, owner: str = "dc_1", **extra: Any
+    case_id: str,
+    days_since_progress: int,
+    owner: str = "dc_1",
+    stage: str = "research",
+    **extra: Any,
 ) -> SnapshotCase:
     last = AS_OF - datetime.timedelta(days=days_since_progress)
     return SnapshotCase(
         case_id=case_id,
         referral_date=last - datetime.timedelta(days=10),
         grade="medium",
-        stage="research",
+        stage=stage,
         owner=owner,
         last_progress_date=last,
         **extra,
@@ -222,3 +226,31 @@ def test_mmc_snapshot_transient_mean_matches_ctmc() -> None:
             (row["ci_high"] - row["ci_low"]) / 2 * stats.t.ppf(0.995, 399) / stats.t.ppf(0.975, 399)
         )
         assert abs(row["mean"] - theory) < half, (t, row["mean"], theory, half)
+
+
+def test_capacity_unit_serves_the_started_case_first_with_its_remaining_time() -> None:
+    """At a one-at-a-time unit: the case in service returns when its time is up, then the next."""
+    scenario = _scenario(
+        cases={
+            "arrivals": {"rate_per_year": 0.001},
+            "grades": GRADES,
+            "stages": [
+                {"name": "research", "effort_hours": {"dist": "fixed", "value": 2}},
+                {
+                    "name": "forensics",
+                    "external": {"capacity": 1, "days": {"dist": "fixed", "value": 10}},
+                },
+                {"name": "file", "effort_hours": {"dist": "fixed", "value": 1}},
+            ],
+        }
+    )
+    since = AS_OF - datetime.timedelta(days=20)
+    started = AS_OF - datetime.timedelta(days=4)
+    queued = _case("queued", 20, stage="forensics", external_since=since)
+    serving = _case(
+        "serving", 20, stage="forensics", external_since=since, external_started=started
+    )
+    risk = _risk(scenario, Snapshot(AS_OF, (queued, serving)), replications=3)
+    assert risk.loc["serving", "next_progress_date_median"] == "2025-03-09"  # 6 days left
+    assert risk.loc["queued", "next_progress_date_median"] == "2025-03-19"  # then 10 more
+    assert risk.loc["queued", "neglect_days_today"] == 0

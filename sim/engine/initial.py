@@ -10,13 +10,14 @@ picture of a running replication (``polit-sim run --snapshot-at``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
 from sim.domain.entities import Case, Detective
+from sim.engine.external import ExternalUnit
 
 if TYPE_CHECKING:
     from sim.engine.team import TeamState
@@ -102,7 +103,8 @@ class CapturedCase:
 
     ``stage_hours_done`` counts the hours worked on the current team stage, including a block in
     progress; ``external_since`` is the day it reached its current external stage (None at a
-    team stage); ``last_progress_day`` is the start of the current interval without progress
+    team stage), ``external_started`` the day the unit began on it (None while it waits in the
+    unit's queue); ``last_progress_day`` is the start of the current interval without progress
     (the instant itself while a detective works the case).
     """
 
@@ -116,6 +118,7 @@ class CapturedCase:
     inherited: bool
     external_since: float | None
     longest_neglect_days: float
+    external_started: float | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,7 @@ def capture_state(
     cases: Sequence[Case],
     detectives: Sequence[Detective],
     stage_is_team: Sequence[bool],
+    units: Mapping[int, ExternalUnit],
 ) -> Captured:
     """Picture the open cases and the absences under way at ``now`` (read only)."""
     in_progress: dict[int, float] = {}
@@ -183,6 +187,9 @@ def capture_state(
                 inherited=case.inherited,
                 external_since=None if team_stage else case.stalled_since,
                 longest_neglect_days=neglect,
+                external_started=None
+                if team_stage
+                else units[case.stage].started.get(case.case_id),
             )
         )
     for d in detectives:

@@ -173,7 +173,9 @@ def _run_replication(
         if stop == warmup and warmup > start_day:
             snapshot = counters_at(detectives, warmup)
         if stop == capture_at and start_day <= stop <= scenario.horizon_days:
-            captured = capture_state(min(env.now, stop), team.cases, detectives, team.stage_is_team)
+            captured = capture_state(
+                min(env.now, stop), team.cases, detectives, team.stage_is_team, team.units
+            )
     env.run(until=scenario.horizon_days)
     records = build_records(
         scenario, replication, team.cases, detectives, snapshot, team, start_day=start_day

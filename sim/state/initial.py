@@ -9,9 +9,10 @@ same draws, case by case):
   distribution (the case's grade's, if per grade) conditioned on exceeding ``stage_hours_done``,
   and the hours of its later team stages;
 * ``snapshot.external`` – the days left at its current external stage, conditioned on the time
-  already spent there (at a capacity-limited unit, only the ``capacity`` cases that arrived there
-  first are taken to be in service; the others wait and take a full draw), and the days of its
-  later external stages;
+  the unit has already spent on it (since ``external_started``, or else ``external_since``); at a
+  capacity-limited unit the cases with an ``external_started`` are in service and the others wait
+  in its queue with a full draw, and when no case there has one, the ``capacity`` cases that
+  arrived first are taken to be in service; and the days of its later external stages;
 * ``snapshot.absence`` – the end of an open-ended absence, from the leave kind's length
   distribution conditioned on the time already absent (annual leave: its fixed length).
 """
@@ -174,25 +175,40 @@ def prepare(snapshot: Snapshot, scenario: Scenario) -> PreparedSnapshot:
     def to_day(date: datetime.date) -> float:
         return float((date - start).days)
 
-    def sort_key(item: tuple[int, SnapshotCase]) -> tuple[float, int]:
+    def sort_key(item: tuple[int, SnapshotCase]) -> tuple[int, float, int]:
+        # Cases known to be in service at their unit first, then by arrival at the unit, then
+        # the cases at team stages in file order.
         i, case = item
-        if case.external_since is None:
-            return (math.inf, i)
-        return (to_day(case.external_since), i)
+        if case.external_started is not None:
+            return (0, to_day(case.external_started), i)
+        if case.external_since is not None:
+            return (1, to_day(case.external_since), i)
+        return (2, 0.0, i)
 
     ordered = [c for _i, c in sorted(enumerate(snapshot.cases), key=sort_key)]
     stage = np.array([stage_index[c.stage] for c in ordered], dtype=np.int64)
     grade = np.array([GRADE_NAMES.index(c.grade) for c in ordered], dtype=np.int64)
     elapsed = np.array(
-        [math.nan if c.external_since is None else day - to_day(c.external_since) for c in ordered]
+        [
+            math.nan
+            if c.external_since is None
+            else day - to_day(c.external_started or c.external_since)
+            for c in ordered
+        ]
     )
+    known = np.array([c.external_started is not None for c in ordered], dtype=bool)
     in_service = np.zeros(len(ordered), dtype=bool)
     for s, spec in enumerate(scenario.cases.stages):
         if spec.external is None:
             continue
         at = np.flatnonzero(stage == s)
         capacity = spec.external.capacity
-        in_service[at if capacity is None else at[:capacity]] = True
+        if capacity is None:
+            in_service[at] = True
+        elif known[at].any():
+            in_service[at] = known[at]
+        else:  # unknown: the first to arrive are taken to be in service
+            in_service[at[:capacity]] = True
     return PreparedSnapshot(
         scenario=scenario,
         snapshot=snapshot,
@@ -228,6 +244,7 @@ def snapshot_from_captured(captured: Captured, scenario: Scenario) -> Snapshot:
             inherited=c.inherited,
             external_since=None if c.external_since is None else date(c.external_since),
             longest_neglect_days=c.longest_neglect_days,
+            external_started=None if c.external_started is None else date(c.external_started),
         )
         for c in captured.cases
     )

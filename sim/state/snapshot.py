@@ -6,9 +6,10 @@ dates.
 ``open_cases.csv``: ``case_id``, ``referral_date``, ``grade``, ``stage``, ``owner`` (empty: the team
 queue), ``last_progress_date``; optional ``stage_hours_done`` (default 0), ``inherited``
 (true/false), ``external_since`` (default: ``last_progress_date``, the day the previous stage
-ended), and ``longest_neglect_days`` (the longest wait on the team the case has had before the
-current one, in days; written by ``polit-sim run --snapshot-at`` so that a forecast continues a
-simulated run exactly; default 0).
+ended), ``external_started`` (the day the external unit began on it; empty while it waits in the
+unit's queue, or unknown), and ``longest_neglect_days`` (the longest wait on the team the case
+has had before the current one, in days). The last two are written by ``polit-sim run
+--snapshot-at`` so that a forecast continues a simulated run exactly.
 
 ``absences.csv``: ``detective``, ``start``, ``end`` (empty: open-ended), ``kind`` (``annual``,
 ``short``, ``long``). Rows that ended on or before the as-of date are history and ignored; rows
@@ -43,7 +44,13 @@ __all__ = [
 ]
 
 CASE_COLUMNS = ("case_id", "referral_date", "grade", "stage", "owner", "last_progress_date")
-CASE_OPTIONAL = ("stage_hours_done", "inherited", "external_since", "longest_neglect_days")
+CASE_OPTIONAL = (
+    "stage_hours_done",
+    "inherited",
+    "external_since",
+    "external_started",
+    "longest_neglect_days",
+)
 ABSENCE_COLUMNS = ("detective", "start", "end", "kind")
 ABSENCE_KINDS = ("annual", "short", "long")
 _TRUE = {"true", "1", "yes"}
@@ -72,6 +79,7 @@ class SnapshotCase:
     inherited: bool = False
     external_since: datetime.date | None = None
     longest_neglect_days: float = 0.0
+    external_started: datetime.date | None = None
 
 
 @dataclass(frozen=True)
@@ -224,15 +232,21 @@ def _check_case(
     referral = r.date("referral_date")
     progress = r.date("last_progress_date")
     since = r.date("external_since", required=False)
+    started = r.date("external_started", required=False)
     for column, value in (
         ("referral_date", referral),
         ("last_progress_date", progress),
         ("external_since", since),
+        ("external_started", started),
     ):
         if value is not None and value > as_of:
             r.bad(column, f"{value.isoformat()} is after the as-of date {as_of.isoformat()}")
     if referral is not None and referral <= as_of:
-        for column, value in (("last_progress_date", progress), ("external_since", since)):
+        for column, value in (
+            ("last_progress_date", progress),
+            ("external_since", since),
+            ("external_started", started),
+        ):
             if value is not None and value < referral:
                 r.bad(
                     column,
@@ -244,14 +258,28 @@ def _check_case(
     if stage is not None and not stage.is_team:
         if hours > 0:
             r.bad("stage_hours_done", f"stage {stage_name!r} is external: no detective hours")
-    elif stage is not None and since is not None:
-        r.bad("external_since", f"stage {stage_name!r} is a team stage")
+    else:
+        for column, value in (("external_since", since), ("external_started", started)):
+            if stage is not None and value is not None:
+                r.bad(column, f"stage {stage_name!r} is a team stage")
+    if since is not None and started is not None and started < since:
+        r.bad("external_started", f"{started.isoformat()} is before external_since {since}")
     if len(problems) > before or referral is None or progress is None:
         return None
     if stage is not None and not stage.is_team and since is None:
         since = progress
     return SnapshotCase(
-        case_id, referral, grade, stage_name, owner, progress, hours, inherited, since, longest
+        case_id,
+        referral,
+        grade,
+        stage_name,
+        owner,
+        progress,
+        hours,
+        inherited,
+        since,
+        longest,
+        started,
     )
 
 
@@ -371,6 +399,7 @@ def write_snapshot(snapshot: Snapshot, cases_path: str | Path, absences_path: st
                     f"{c.stage_hours_done:.4f}",
                     "true" if c.inherited else "false",
                     _iso(c.external_since),
+                    _iso(c.external_started),
                     f"{c.longest_neglect_days:.4f}",
                 )
             )
