@@ -9,6 +9,7 @@ import datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from pydantic import TypeAdapter
 from scipy import integrate, linalg, stats
@@ -254,3 +255,18 @@ def test_capacity_unit_serves_the_started_case_first_with_its_remaining_time() -
     assert risk.loc["serving", "next_progress_date_median"] == "2025-03-09"  # 6 days left
     assert risk.loc["queued", "next_progress_date_median"] == "2025-03-19"  # then 10 more
     assert risk.loc["queued", "neglect_days_today"] == 0
+
+
+def test_process_pool_gives_the_same_forecast_as_serial() -> None:
+    """Two worker processes give exactly the serial forecast (seeds depend on replication only)."""
+    scenario = _scenario(
+        cases={**_scenario().cases.model_dump(by_alias=True), "arrivals": {"rate_per_year": 200}}
+    )
+    snapshot = Snapshot(
+        AS_OF, (_case("a", 30), _case("b", 3, owner="dc_2"), _case("c", 90, owner=""))
+    )
+    serial = forecast([scenario], snapshot, replications=6, seed=5, workers=1)
+    pooled = forecast([scenario], snapshot, replications=6, seed=5, workers=2)
+    pd.testing.assert_frame_equal(serial.scenarios[0].case_risk, pooled.scenarios[0].case_risk)
+    pd.testing.assert_frame_equal(serial.scenarios[0].backlog, pooled.scenarios[0].backlog)
+    assert (serial.scenarios[0].neglect == pooled.scenarios[0].neglect).all()
