@@ -29,7 +29,6 @@ import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -171,7 +170,9 @@ def forecast_scenario(scenario: Scenario, day: float, horizon_days: float) -> Sc
     )
 
 
-def _run_one(prepared: PreparedSnapshot, run: Scenario, replication: int, seed: int) -> Any:
+def _run_one(
+    prepared: PreparedSnapshot, run: Scenario, replication: int, seed: int
+) -> ReplicationOutcome:
     state = prepared.initial_state(Streams(seed, replication))
     records = run_replication(run, replication, seed, initial=state)
     initial = records.extra["initial"]
