@@ -80,6 +80,7 @@ def comparison_figures(comparison: Comparison, folder: Path) -> dict[str, Path]:
                 hours,
                 scenario.horizon_days,
                 title=f"{name}: utilisation, caseload and leave per detective (replication {rep})",
+                start_date=scenario.start_date,
             ),
             f"detectives_{name}",
         )
@@ -99,6 +100,7 @@ def comparison_figures(comparison: Comparison, folder: Path) -> dict[str, Path]:
                         f" ({case['longest_neglect_days']:.0f} days without progress)"
                     ),
                     flagged_day=float(flagged) if pd.notna(flagged) else None,
+                    start_date=scenario.start_date,
                 ),
                 f"timeline_{name}",
             )

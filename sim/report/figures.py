@@ -24,6 +24,7 @@ __all__ = [
     "case_timeline_figure",
     "day_axis",
     "detective_heatmap_figure",
+    "label_days_as_dates",
     "metrics_figure",
     "neglect_survival_figure",
     "save_figure",
@@ -54,6 +55,23 @@ def day_axis(start_date: datetime.date | None, days: Any) -> Any:
     base = np.datetime64(start_date.isoformat(), "s")
     seconds = np.round(np.asarray(days, dtype=float) * 86400.0).astype("int64")
     return base + seconds.astype("timedelta64[s]")
+
+
+def label_days_as_dates(ax: Any, start_date: datetime.date | None) -> None:
+    """On an axis in days, label the ticks with their calendar dates (given a start date)."""
+    if start_date is None:
+        ax.set_xlabel("day")
+        return
+    from matplotlib.ticker import FuncFormatter
+
+    def label(day: float, _position: int) -> str:
+        return (start_date + datetime.timedelta(days=int(np.floor(day)))).isoformat()
+
+    ax.xaxis.set_major_formatter(FuncFormatter(label))
+    for tick in ax.get_xticklabels():
+        tick.set_rotation(30)
+        tick.set_horizontalalignment("right")
+    ax.set_xlabel("date")
 
 
 def backlog_figure(
@@ -200,6 +218,7 @@ def detective_heatmap_figure(
     horizon_days: float,
     bin_days: float = 28.0,
     title: str = "",
+    start_date: datetime.date | None = None,
 ) -> Figure:
     """Per detective and period: utilisation, caseload and days of leave (three heat maps).
 
@@ -209,6 +228,7 @@ def detective_heatmap_figure(
         hours_per_day: each detective's contracted hours per calendar day (fte × week / 7).
         horizon_days: the simulated time (days).
         bin_days: the length of a period (days).
+        start_date: day 0's date, to label the time axis with dates.
     """
     edges = np.arange(0.0, horizon_days + bin_days, bin_days)
     index = {name: i for i, name in enumerate(detectives)}
@@ -265,7 +285,7 @@ def detective_heatmap_figure(
         ax.set_yticks(range(len(detectives)), list(detectives))
         fig.colorbar(image, ax=ax, label=label, pad=0.01)
         ax.set_title(label, fontsize=10)
-    axes[-1].set_xlabel("day")
+    label_days_as_dates(axes[-1], start_date)
     fig.suptitle(title or "Per-detective utilisation, caseload and leave over time")
     fig.tight_layout()
     return fig
@@ -278,6 +298,7 @@ def case_timeline_figure(
     horizon_days: float,
     title: str = "",
     flagged_day: float | None = None,
+    start_date: datetime.date | None = None,
 ) -> Figure:
     """One replication's timeline, a lane per detective, told around one case.
 
@@ -344,11 +365,12 @@ def case_timeline_figure(
         handles.append(plt.Line2D([], [], color="0.5", linestyle=":", label="workload review"))
     if flagged_day is not None and np.isfinite(flagged_day):
         handles.append(plt.Line2D([], [], color=PALETTE[5], linestyle="--", label="case flagged"))
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=4, fontsize=8)
+    below = -0.15 if start_date is None else -0.4  # below the rotated date labels
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, below), ncol=4, fontsize=8)
     ax.set_yticks(range(len(detectives)), list(detectives))
     ax.invert_yaxis()
     ax.set_xlim(0, horizon_days)
-    ax.set_xlabel("day")
+    label_days_as_dates(ax, start_date)
     ax.set_title(title or f"Timeline of case {case_id}")
     fig.tight_layout()
     return fig
