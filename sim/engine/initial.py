@@ -51,6 +51,7 @@ class InitialCase:
         external_days: days each external stage takes; at the current stage, the days still to go.
         inherited: whether the case was ever reallocated.
         longest_neglect_days: the longest wait on the team it has had so far (days).
+        action_plan: under an action plan (it ranks first in its holder's work order).
     """
 
     case_id: int
@@ -63,6 +64,7 @@ class InitialCase:
     external_days: tuple[float, ...]
     inherited: bool = False
     longest_neglect_days: float = 0.0
+    action_plan: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class CapturedCase:
     external_since: float | None
     longest_neglect_days: float
     external_started: float | None = None
+    action_plan: bool = False
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,7 @@ def capture_state(
                 external_started=None
                 if team_stage
                 else units[case.stage].started.get(case.case_id),
+                action_plan=case.priority > 0,
             )
         )
     for d in detectives:
@@ -242,6 +246,8 @@ def place_initial_state(team: TeamState, state: InitialState) -> list[Case]:
         case.stage = item.stage
         case.inherited = item.inherited
         case.longest_neglect_days = item.longest_neglect_days
+        if item.action_plan:
+            case.priority = 1
         case.stalled_since = item.last_progress_day
         case.held_since = now
         team.cases.append(case)

@@ -161,6 +161,10 @@ def _run_replication(
             **{f"route.{route}": streams[f"wellbeing.{route}"] for route in routes},
         },
     )
+    if initial is not None:
+        supervision.adopt_action_plans(
+            [c for c, item in zip(placed, initial.cases, strict=True) if item.action_plan]
+        )
     supervision.start()
 
     warmup = scenario.warmup_days

@@ -130,6 +130,7 @@ class PreparedSnapshot:
                 external_days=tuple(float(x) for x in external[i]),
                 inherited=c.inherited,
                 longest_neglect_days=c.longest_neglect_days,
+                action_plan=c.action_plan,
             )
             for i, c in enumerate(self.cases)
         )
@@ -245,6 +246,7 @@ def snapshot_from_captured(captured: Captured, scenario: Scenario) -> Snapshot:
             external_since=None if c.external_since is None else date(c.external_since),
             longest_neglect_days=c.longest_neglect_days,
             external_started=None if c.external_started is None else date(c.external_started),
+            action_plan=c.action_plan,
         )
         for c in captured.cases
     )

@@ -8,8 +8,10 @@ queue), ``last_progress_date``; optional ``stage_hours_done`` (default 0), ``inh
 (true/false), ``external_since`` (default: ``last_progress_date``, the day the previous stage
 ended), ``external_started`` (the day the external unit began on it; empty while it waits in the
 unit's queue, or unknown), and ``longest_neglect_days`` (the longest wait on the team the case
-has had before the current one, in days). The last two are written by ``polit-sim run
---snapshot-at`` so that a forecast continues a simulated run exactly.
+has had before the current one, in days), ``action_plan`` (true/false: a supervisor's action plan is
+in force; the case ranks first for its holder until the first review checks the plan). The last
+three are written by ``polit-sim run --snapshot-at`` so that a forecast continues a simulated run
+closely.
 
 ``absences.csv``: ``detective``, ``start``, ``end`` (empty: open-ended), ``kind`` (``annual``,
 ``short``, ``long``). Rows that ended on or before the as-of date are history and ignored; rows
@@ -50,6 +52,7 @@ CASE_OPTIONAL = (
     "external_since",
     "external_started",
     "longest_neglect_days",
+    "action_plan",
 )
 ABSENCE_COLUMNS = ("detective", "start", "end", "kind")
 ABSENCE_KINDS = ("annual", "short", "long")
@@ -80,6 +83,7 @@ class SnapshotCase:
     external_since: datetime.date | None = None
     longest_neglect_days: float = 0.0
     external_started: datetime.date | None = None
+    action_plan: bool = False
 
 
 @dataclass(frozen=True)
@@ -254,6 +258,7 @@ def _check_case(
                 )
     hours = r.number("stage_hours_done")
     inherited = r.flag("inherited")
+    plan = r.flag("action_plan")
     longest = r.number("longest_neglect_days")
     if stage is not None and not stage.is_team:
         if hours > 0:
@@ -280,6 +285,7 @@ def _check_case(
         since,
         longest,
         started,
+        plan,
     )
 
 
@@ -401,6 +407,7 @@ def write_snapshot(snapshot: Snapshot, cases_path: str | Path, absences_path: st
                     _iso(c.external_since),
                     _iso(c.external_started),
                     f"{c.longest_neglect_days:.4f}",
+                    "true" if c.action_plan else "false",
                 )
             )
     with Path(absences_path).open("w", encoding="utf-8", newline="") as handle:
