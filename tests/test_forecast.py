@@ -270,3 +270,14 @@ def test_process_pool_gives_the_same_forecast_as_serial() -> None:
     pd.testing.assert_frame_equal(serial.scenarios[0].case_risk, pooled.scenarios[0].case_risk)
     pd.testing.assert_frame_equal(serial.scenarios[0].backlog, pooled.scenarios[0].backlog)
     assert (serial.scenarios[0].neglect == pooled.scenarios[0].neglect).all()
+
+
+def test_action_plan_in_force_ranks_the_case_first() -> None:
+    """A case under an action plan is worked before an older case of the same grade."""
+    older = _case("older", 100)
+    planned = _case("planned", 5, action_plan=True)
+    risk = _risk(_scenario(), Snapshot(AS_OF, (older, planned)), replications=3)
+    assert risk.loc["planned", "next_progress_date_median"] == AS_OF.isoformat()
+    assert risk.loc["older", "next_progress_date_median"] == "2025-03-05"  # after 2 hours' work
+    unplanned = _risk(_scenario(), Snapshot(AS_OF, (older, _case("planned", 5))), replications=3)
+    assert unplanned.loc["older", "next_progress_date_median"] == AS_OF.isoformat()

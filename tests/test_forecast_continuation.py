@@ -9,9 +9,10 @@ backlog at H, of the longest neglect of the cases open at D, and of the closures
 
 The scenario has leave of every kind, reallocation on long leave, monthly reviews that reallocate,
 an external stage and lognormal efforts (so the conditional draws matter). What the snapshot
-drops: action plans in force at D and cases flagged but not yet acted on, the review calendar
-(reviews restart every 28 days from D) and, for the year under way, which annual-leave episodes
-are still to come. Dates are whole days, so each carried time is up to a day early.
+drops: when the action plans in force at D were set (they are checked at the first review after
+D), cases flagged but not yet acted on, the review calendar (reviews restart every 28 days from
+D) and, for the year under way, which annual-leave episodes are still to come. Dates are whole
+days, so each carried time is up to a day early.
 """
 
 from __future__ import annotations
