@@ -61,7 +61,7 @@ def backlog_forecast_figure(forecast: Forecast) -> Figure:
     return fig
 
 
-def early_warning(forecast: Forecast, limit: int = EARLY_WARNING_ROWS) -> pd.DataFrame:
+def early_warning(forecast: Forecast, limit: int | None = EARLY_WARNING_ROWS) -> pd.DataFrame:
     """The early-warning list: one row per listed case, by holder, highest risk first.
 
     Columns: ``holder``, ``case_id``, ``grade``, ``neglect_days_today``, then per scenario
@@ -89,7 +89,8 @@ def early_warning(forecast: Forecast, limit: int = EARLY_WARNING_ROWS) -> pd.Dat
     table["_risk365"], table["_risk180"] = p365, p180
     table = table[p180 >= EARLY_WARNING_MIN]
     table = table.sort_values(["_risk365", "_risk180", "neglect_days_today"], ascending=False)
-    table = table.head(limit)
+    if limit is not None:
+        table = table.head(limit)
     # Holders rank by their riskiest case (then its neglect today), cases by risk within each.
     worst = table.groupby("holder", sort=False)[
         ["_risk365", "_risk180", "neglect_days_today"]
@@ -128,7 +129,8 @@ def _image(path: Path, alt: str) -> str:
 
 def _warning_section(forecast: Forecast) -> str:
     names = [sf.scenario.name for sf in forecast.scenarios]
-    table = early_warning(forecast)
+    full = early_warning(forecast, limit=None)
+    table = early_warning(forecast)  # the riskiest, then grouped by holder
     horizon = forecast.horizon_date.isoformat()
     intro = (
         f"<p>Open cases on {forecast.snapshot.as_of.isoformat()} whose current spell without "
@@ -156,13 +158,8 @@ def _warning_section(forecast: Forecast) -> str:
             )
         rows.append(row)
     more = ""
-    listed = (
-        forecast.scenarios[0].case_risk["p_neglect_over_180"].ge(EARLY_WARNING_MIN).sum()
-        if len(names) == 1
-        else None
-    )
-    if listed is not None and listed > len(table):
-        more = f"<p>{listed - len(table)} more cases in case_risk.csv.</p>"
+    if len(full) > len(table):
+        more = f"<p>{len(full) - len(table)} more cases in each scenario's case_risk.csv.</p>"
     return intro + _table(header, rows) + more
 
 
