@@ -33,7 +33,10 @@ def _as_of(value: str) -> datetime.date:
 @click.command()
 @click.argument("scenarios", nargs=-1, required=True)
 @click.option(
-    "--cases", "cases_path", required=True, help="open_cases.csv: today's open cases (SPEC)."
+    "--cases",
+    "cases_path",
+    required=True,
+    help="open_cases.csv: today's open cases (docs/forecast.md).",
 )
 @click.option("--absences", "absences_path", help="absences.csv: absences under way or planned.")
 @click.option("--as-of", "as_of", required=True, help="The snapshot's date (YYYY-MM-DD).")
@@ -56,7 +59,14 @@ def _as_of(value: str) -> datetime.date:
     help="Override a field of every scenario.",
 )
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder.")
-@click.option("--workers", "-w", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Processes to run replications in.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def forecast(
     scenarios: tuple[str, ...],
