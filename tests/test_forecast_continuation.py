@@ -8,8 +8,10 @@ backlog at H, of the longest neglect of the cases open at D, and of the closures
 (two-sample Kolmogorov–Smirnov and Mann–Whitney tests at the 1% level).
 
 The scenario has leave of every kind, reallocation on long leave, monthly reviews that reallocate,
-an external stage and lognormal efforts (so the conditional draws matter). What the snapshot
-drops: when the action plans in force at D were set (they are checked at the first review after
+an external stage, lognormal efforts (so the conditional draws matter) and strain (carried in the
+optional ``owner_strain`` column: without it, closures came out 6% high, p < 0.01 at 200
+replications, as every detective restarted unstrained). What the snapshot drops: wellbeing support
+under way, when the action plans in force at D were set (they are checked at the first review after
 D), cases flagged but not yet acted on, the review calendar (reviews restart every 28 days from
 D) and, for the year under way, which annual-leave episodes are still to come. Dates are whole
 days, so each carried time is up to a day early.
@@ -87,6 +89,7 @@ def _scenario() -> Scenario:
                     "act_probability": 0.5,
                     "action": "reallocate",
                 },
+                "wellbeing": {"screening": "self_assessment", "every_days": 365},
             },
             "outputs": {"backlog_every_days": 30},
         }

@@ -223,6 +223,18 @@ HOSTILE = [
         "column external_since",
     ),
     (
+        "strain above 1",
+        ",".join([*HEADER, "owner_strain"]) + "\nA1,2024-11-01,high,research,dc_1,2025-01-10,1.5\n",
+        "column owner_strain",
+    ),
+    (
+        "one holder, two strains",
+        ",".join([*HEADER, "owner_strain"])
+        + "\nA1,2024-11-01,high,research,dc_1,2025-01-10,0.5"
+        + "\nB2,2024-11-01,high,research,dc_1,2025-01-10,0.25\n",
+        "row 3, column owner_strain: 0.25 differs from 0.5",
+    ),
+    (
         "inherited not a boolean",
         ",".join([*HEADER, "inherited"]) + "\nA1,2024-11-01,high,research,,2025-01-10,maybe\n",
         "column inherited",

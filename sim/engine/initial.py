@@ -89,6 +89,7 @@ class InitialState:
     day: float
     cases: tuple[InitialCase, ...] = ()
     absences: tuple[InitialAbsence, ...] = ()
+    strain: tuple[tuple[str, float], ...] = ()  # (detective, strain) where known
 
     def __post_init__(self) -> None:
         for case in self.cases:
@@ -122,6 +123,7 @@ class CapturedCase:
     longest_neglect_days: float
     external_started: float | None = None
     action_plan: bool = False
+    owner_strain: float | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,7 @@ def capture_state(
                 if team_stage
                 else units[case.stage].started.get(case.case_id),
                 action_plan=case.priority > 0,
+                owner_strain=None if case.owner is None else case.owner.strain,
             )
         )
     for d in detectives:
@@ -221,7 +224,11 @@ class FirstReturns:
         self.done(case)
 
 
-def place_initial_state(team: TeamState, state: InitialState) -> list[Case]:
+def place_initial_state(
+    team: TeamState,
+    state: InitialState,
+    effects: Callable[[float], tuple[float, float]] | None = None,
+) -> list[Case]:
     """Put the initial state's cases and absences in place, before the clock starts.
 
     Owned cases go to their holders (no reallocation counted), then unowned ones are allocated
@@ -229,11 +236,21 @@ def place_initial_state(team: TeamState, state: InitialState) -> list[Case]:
     enter their unit in the order given. Absences under way start now, with the time already
     absent counted towards the reallocation rule's ``after_days``; later ones are scheduled.
 
+    ``effects`` (the wellbeing policy's: strain to productivity and sickness multiplier) applies
+    the initial strain; without it strain is not modelled and is left alone.
+
     Returns:
         the cases placed, in the order given; their ``first_work_day`` is reset so that, after the
         run, it is the first work from the clock's start on.
     """
     now = team.env.now
+    if effects is not None:
+        for name, strain in state.strain:
+            detective = team.by_name(name)
+            if detective is None:
+                raise ValueError(f"strain: no detective called {name!r}")
+            detective.strain = strain
+            detective.productivity, detective.sickness_multiplier = effects(strain)
     placed: list[Case] = []
     for item in state.cases:
         case = Case(

@@ -134,7 +134,11 @@ def _run_replication(
     if initial is not None:
         # Referrals before the clock's start are the past: the initial state stands for them.
         first = int(np.searchsorted(arrival, start_day, side="left"))
-        placed = place_initial_state(team, initial)
+        # The wellbeing policy is pure: this instance only turns the initial strain into effects.
+        effects = (
+            WELLBEING.build(policies.wellbeing).effects if policies.wellbeing is not None else None
+        )
+        placed = place_initial_state(team, initial, effects)
 
     def make_case(i: int) -> Case:
         j = first + i

@@ -148,7 +148,8 @@ class PreparedSnapshot:
                 end = self.day + float(length.residual(self.day - start, u))
             if end > self.day:
                 absences.append(InitialAbsence(a.detective, a.kind, start, end))
-        return InitialState(self.day, cases, tuple(absences))
+        strain = {c.owner: c.owner_strain for c in self.cases if c.owner_strain is not None}
+        return InitialState(self.day, cases, tuple(absences), tuple(strain.items()))
 
     def _day(self, date: datetime.date) -> float:
         return float((date - self.start_date).days)
@@ -247,6 +248,7 @@ def snapshot_from_captured(captured: Captured, scenario: Scenario) -> Snapshot:
             longest_neglect_days=c.longest_neglect_days,
             external_started=None if c.external_started is None else date(c.external_started),
             action_plan=c.action_plan,
+            owner_strain=c.owner_strain if scenario.policies.wellbeing is not None else None,
         )
         for c in captured.cases
     )

@@ -9,9 +9,10 @@ queue), ``last_progress_date``; optional ``stage_hours_done`` (default 0), ``inh
 ended), ``external_started`` (the day the external unit began on it; empty while it waits in the
 unit's queue, or unknown), and ``longest_neglect_days`` (the longest wait on the team the case
 has had before the current one, in days), ``action_plan`` (true/false: a supervisor's action plan is
-in force; the case ranks first for its holder until the first review checks the plan). The last
-three are written by ``polit-sim run --snapshot-at`` so that a forecast continues a simulated run
-closely.
+in force; the case ranks first for its holder until the first review checks the plan) and
+``owner_strain`` (the holder's wellbeing strain today, 0–1; the same on every row of one holder).
+The last four are written by ``polit-sim run --snapshot-at`` so that a forecast continues a
+simulated run closely.
 
 ``absences.csv``: ``detective``, ``start``, ``end`` (empty: open-ended), ``kind`` (``annual``,
 ``short``, ``long``). Rows that ended on or before the as-of date are history and ignored; rows
@@ -53,6 +54,7 @@ CASE_OPTIONAL = (
     "external_started",
     "longest_neglect_days",
     "action_plan",
+    "owner_strain",
 )
 ABSENCE_COLUMNS = ("detective", "start", "end", "kind")
 ABSENCE_KINDS = ("annual", "short", "long")
@@ -84,6 +86,7 @@ class SnapshotCase:
     longest_neglect_days: float = 0.0
     external_started: datetime.date | None = None
     action_plan: bool = False
+    owner_strain: float | None = None
 
 
 @dataclass(frozen=True)
@@ -259,6 +262,13 @@ def _check_case(
     hours = r.number("stage_hours_done")
     inherited = r.flag("inherited")
     plan = r.flag("action_plan")
+    strain: float | None = None
+    if row.get("owner_strain", ""):
+        strain = r.number("owner_strain")
+        if strain > 1:
+            r.bad("owner_strain", f"{strain:g} is above 1 (strain is between 0 and 1)")
+        if not owner:
+            r.bad("owner_strain", "a strain needs an owner")
     longest = r.number("longest_neglect_days")
     if stage is not None and not stage.is_team:
         if hours > 0:
@@ -286,6 +296,7 @@ def _check_case(
         longest,
         started,
         plan,
+        strain,
     )
 
 
@@ -355,6 +366,7 @@ def read_snapshot(
         problems.extend(header_problems)
         if not header_problems:
             seen: dict[str, int] = {}
+            strains: dict[str, tuple[float, int]] = {}
             for number, row in enumerate(rows, start=2):
                 case = _check_case(path, number, row, scenario, as_of, problems)
                 case_id = row.get("case_id", "")
@@ -364,6 +376,13 @@ def read_snapshot(
                         f"{seen[case_id]}"
                     )
                 seen.setdefault(case_id, number)
+                if case is not None and case.owner_strain is not None:
+                    known = strains.setdefault(case.owner, (case.owner_strain, number))
+                    if abs(known[0] - case.owner_strain) > 1e-6:
+                        problems.append(
+                            f"{path}: row {number}, column owner_strain: {case.owner_strain:g} "
+                            f"differs from {known[0]:g} for {case.owner} on row {known[1]}"
+                        )
                 if case is not None:
                     cases.append(case)
     absences: list[SnapshotAbsence] = []
@@ -408,6 +427,7 @@ def write_snapshot(snapshot: Snapshot, cases_path: str | Path, absences_path: st
                     _iso(c.external_started),
                     f"{c.longest_neglect_days:.4f}",
                     "true" if c.action_plan else "false",
+                    "" if c.owner_strain is None else f"{c.owner_strain:.6f}",
                 )
             )
     with Path(absences_path).open("w", encoding="utf-8", newline="") as handle:
