@@ -103,8 +103,8 @@ def early_warning(forecast: Forecast, limit: int | None = EARLY_WARNING_ROWS) ->
         ascending=[False, False, False, True, False, False, False],
         kind="stable",
     )
-    helpers = ["_risk365", "_risk180", "_h365", "_h180", "_hdays"]
-    return table.drop(columns=helpers).reset_index(drop=True)
+    ranking = ["_risk365", "_risk180", "_h365", "_h180", "_hdays"]
+    return table.drop(columns=ranking).reset_index(drop=True)
 
 
 def _pct(value: Any) -> str:
