@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import click
 
 from sim.cli.compare import compare
+from sim.cli.forecast import forecast
+from sim.cli.optimise import optimise
 from sim.cli.run import run, schema, validate
 from sim.cli.safety import SafeGroup
 from sim.cli.sweep import sweep, sweep_report
@@ -30,8 +32,10 @@ cli.add_command(validate)
 cli.add_command(schema)
 cli.add_command(run)
 cli.add_command(compare)
+cli.add_command(forecast)
 cli.add_command(sweep)
 cli.add_command(sweep_report)
+cli.add_command(optimise)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

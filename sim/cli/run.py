@@ -14,7 +14,23 @@ from sim.cli.safety import check_out_dir, preflight_or_exit
 from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.scenario.schema import MAX_REPLICATIONS
 
-__all__ = ["run", "schema", "validate"]
+__all__ = ["run", "schema", "validate", "write_snapshots"]
+
+
+def write_snapshots(result: Any, folder: Path) -> list[Path]:
+    """Write each replication's captured state as a snapshot pair; returns the folders."""
+    from sim.state.initial import snapshot_from_captured
+    from sim.state.snapshot import write_snapshot
+
+    written = []
+    for replication, captured in sorted(result.captured.items()):
+        snapshot = snapshot_from_captured(captured, result.scenario)
+        target = folder / f"replication_{replication}"
+        target.mkdir(parents=True)
+        write_snapshot(snapshot, target / "open_cases.csv", target / "absences.csv")
+        (target / "as_of.txt").write_text(snapshot.as_of.isoformat() + "\n", encoding="utf-8")
+        written.append(target)
+    return written
 
 
 @click.command()
@@ -79,6 +95,13 @@ def schema() -> None:
     show_default=True,
     help="Processes to run replications in.",
 )
+@click.option(
+    "--snapshot-at",
+    "snapshot_at",
+    type=click.FloatRange(min=0),
+    help="Also write each replication's open cases and absences at this day, in the formats "
+    "forecast reads: DIR/snapshots/replication_<k>/open_cases.csv and absences.csv.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def run(
     file: str,
@@ -87,6 +110,7 @@ def run(
     overrides: tuple[str, ...],
     out: str | None,
     workers: int,
+    snapshot_at: float | None,
     quiet: bool,
 ) -> None:
     """Run a scenario's replications and write results/<name>/ (or --out).
@@ -94,6 +118,10 @@ def run(
     Exits 1 when one of the scenario's ``expect:`` thresholds is broken (results are written).
     """
     scenario = load_or_exit(file, overrides)
+    if snapshot_at is not None and snapshot_at > scenario.horizon_days:
+        fail_input(
+            [f"--snapshot-at: day {snapshot_at:g} is after horizon_days {scenario.horizon_days:g}"]
+        )
     n = replications or scenario.replications
     out_dir = check_out_dir(out if out is not None else str(Path("results") / scenario.name), "run")
     preflight_or_exit(scenario, n, workers, file)
@@ -107,7 +135,7 @@ def run(
 
     bar = ProgressBar(n, scenario.name, enabled=not quiet)
     try:
-        result = simulate(scenario, n, seed, workers=workers, progress=bar)
+        result = simulate(scenario, n, seed, workers=workers, progress=bar, capture_at=snapshot_at)
     except WorkLimitExceeded as error:
         bar.close()
         fail_input([f"{file}: {error}"])
@@ -119,7 +147,9 @@ def run(
     def figures(res: Any, folder: Path) -> list[Path]:
         name = res.scenario.name
         paths = draw_and_save(
-            lambda: backlog_figure({name: res.backlog}, res.scenario.warmup_days),
+            lambda: backlog_figure(
+                {name: res.backlog}, res.scenario.warmup_days, start_date=res.scenario.start_date
+            ),
             folder,
             "backlog",
             skipped,
@@ -127,6 +157,8 @@ def run(
         paths += draw_and_save(
             lambda: neglect_survival_figure({name: res.cases}), folder, "neglect_survival", skipped
         )
+        if res.captured:  # not figures, but written into the same folder at the same time
+            write_snapshots(res, folder / "snapshots")
         return paths
 
     warmup = warmup_check(result.backlog, scenario.warmup_days)
@@ -139,6 +171,12 @@ def run(
             "settled": warmup.settled,
             "too_short": warmup.too_short,
         }
+    if snapshot_at is not None:
+        from sim.state.initial import snapshot_from_captured
+
+        first = snapshot_from_captured(result.captured[0], scenario)
+        extra["snapshot_at_day"] = snapshot_at
+        extra["snapshot_as_of"] = first.as_of.isoformat()
     write_result(result, out_dir, figures=figures, extra_manifest=extra)
     if warmup is not None and warmup.too_short:
         click.echo(warmup.describe(scenario.name), err=True)
@@ -146,6 +184,11 @@ def run(
         click.echo(f"warning: figure {line} (skipped; the data files are written)", err=True)
     summary = result.summary.set_index("metric")
     click.echo(f"{scenario.name}: {n} replications -> {out_dir}")
+    if snapshot_at is not None:
+        click.echo(
+            f"  snapshots at day {snapshot_at:g} ({extra['snapshot_as_of']}): "
+            f"{out_dir / 'snapshots'}/replication_<k>/"
+        )
     for metric in ("any_neglect_over_365", "share_neglect_over_365", "utilisation", "mean_backlog"):
         row = summary.loc[metric]
         click.echo(f"  {metric:24s} {row['mean']:.4g}  [{row['ci_low']:.4g}, {row['ci_high']:.4g}]")

@@ -74,8 +74,9 @@ def comparison_figures(
         lambda: neglect_survival_figure({n: r.cases for n, r in results.items()}),
         "neglect_survival",
     )
+    backlogs = {n: r.backlog for n, r in results.items()}
     save(
-        lambda: backlog_figure({n: r.backlog for n, r in results.items()}, base.warmup_days),
+        lambda: backlog_figure(backlogs, base.warmup_days, start_date=base.start_date),
         "backlog",
     )
     save(lambda: metrics_figure(comparison.table, HEADLINE_METRICS), "headline_metrics")
@@ -96,6 +97,7 @@ def comparison_figures(
                 hours,
                 scenario.horizon_days,
                 title=f"{name}: utilisation, caseload and leave per detective (replication {rep})",
+                start_date=scenario.start_date,
             ),
             f"detectives_{name}",
         )
@@ -116,6 +118,7 @@ def comparison_figures(
                         f" ({case['longest_neglect_days']:.0f} days without progress)"
                     ),
                     flagged_day=float(flagged) if pd.notna(flagged) else None,
+                    start_date=scenario.start_date,
                 ),
                 f"timeline_{name}",
             )
