@@ -488,3 +488,37 @@ def test_run_warns_when_the_warmup_is_shorter_than_mser5_suggests(
 
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["warmup_check"]["too_short"] == warned
+
+
+# --- 3. the snapshot files of forecast: regular files of bounded size only ----------------------
+
+SNAPSHOT_TRAPS = ["fifo", "dev_zero", "directory", "symlink_loop"]
+
+
+@pytest.mark.parametrize("trap", SNAPSHOT_TRAPS)
+def test_forecast_reads_only_regular_snapshot_files(tmp_path: Path, trap: str) -> None:
+    """A snapshot that is a FIFO, a device, a directory or a symlink loop is refused with one
+    line naming it (exit 2), without blocking or reading without end."""
+    cases = tmp_path / "open_cases.csv"
+    if trap == "fifo":
+        os.mkfifo(cases)
+    elif trap == "dev_zero":
+        cases = Path("/dev/zero")
+    elif trap == "directory":
+        cases.mkdir()
+    else:
+        cases.symlink_to(tmp_path / "loop.csv")
+        (tmp_path / "loop.csv").symlink_to(cases)
+    args = ["forecast", BASELINE, "--cases", str(cases), "--as-of", "2024-01-01"]
+    result = subprocess.run(
+        [sys.executable, "-m", "sim", *args, "--out", str(tmp_path / "o"), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert str(cases) in result.stderr
+    assert not (tmp_path / "o").exists()

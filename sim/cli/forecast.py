@@ -8,7 +8,6 @@ error (one line; nothing written).
 from __future__ import annotations
 
 import datetime
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -58,7 +57,7 @@ def _as_of(value: str) -> datetime.date:
     metavar="KEY=VALUE",
     help="Override a field of every scenario.",
 )
-@click.option("--out", type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--out", type=click.Path(), help="Output folder (new, or an earlier forecast).")
 @click.option(
     "--workers",
     "-w",
@@ -129,13 +128,15 @@ def _run(
     workers: int,
     quiet: bool,
 ) -> None:
+    from sim.cli.safety import check_out_dir
     from sim.experiments.forecast import forecast as run_forecast
     from sim.experiments.forecast import replications_for_precision
-    from sim.experiments.results import manifest, write_atomically
+    from sim.experiments.results import manifest, write_atomically, write_manifest
     from sim.report.forecast import early_warning, write_figures_and_report
 
     n = replications or loaded[0].replications
-    out_dir = Path(out) if out else Path("results") / f"forecast_{loaded[0].name}"
+    default = str(Path("results") / f"forecast_{loaded[0].name}")
+    out_dir = check_out_dir(out if out is not None else default, "forecast")
     bar = ProgressBar(n * len(loaded), "forecast", enabled=not quiet)
     try:
         result = run_forecast(
@@ -180,7 +181,8 @@ def _run(
         data["scenario"] = {s.name: scenario_dump(s) for s in loaded}
         data["scenario_hash"] = {s.name: scenario_hash(s) for s in loaded}
         write_figures_and_report(result, tmp, data)
-        (tmp / "manifest.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        data["kind"] = "forecast"
+        write_manifest(tmp, data)
 
     write_atomically(out_dir, fill)
     click.echo(

@@ -33,7 +33,7 @@ __all__ = ["optimise"]
 )
 @click.option(
     "--out",
-    type=click.Path(file_okay=False),
+    type=click.Path(),
     help="Output folder (default results/optimise/<name>).",
 )
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Fix a field.")
@@ -114,7 +114,13 @@ def optimise(
     if problems:
         fail_input(problems)
     root_seed = base.seed if seed is None else seed
-    folder = Path(out) if out else Path("results") / "optimise" / base.name
+    from sim.cli.safety import check_folder_path
+
+    # optimise writes these files into its folder: it may rewrite a folder holding only them.
+    written_here = frozenset({"frontier.csv", "recommended.yaml", "report.html", "*.png", "*.svg"})
+    folder = check_folder_path(
+        out if out else str(Path("results") / "optimise" / base.name), allowed=written_here
+    )
 
     bar: Any = None
     if not quiet:

@@ -202,7 +202,7 @@ def write_manifest(folder: Path, data: dict[str, Any]) -> None:
     (folder / "manifest.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-RESULT_KINDS = ("run", "compare")
+RESULT_KINDS = ("run", "compare", "forecast")
 _MANIFEST_LIMIT = 16 * 1024 * 1024
 
 

@@ -105,7 +105,6 @@ def _read_yaml(path: Path, shown: str) -> dict[str, Any]:
         raise ScenarioError([f"{shown}: the file is empty"])
     if not isinstance(data, dict):
         raise ScenarioError([f"{shown}: a scenario must be a mapping, not a {type(data).__name__}"])
-    check_keys(data, shown)
     return data
 
 
@@ -145,6 +144,7 @@ def _resolve(path: Path, shown: str, stack: tuple[Path, ...]) -> dict[str, Any]:
         chain = " -> ".join(p.name for p in (*stack, real))
         raise ScenarioError([f"{shown}: extends: cycle {chain}"])
     data = _read_yaml(path, shown)
+    check_keys(data, shown)  # scenario keys are text (a decision space's costs may not be)
     parent = data.pop("extends", None)
     if parent is None:
         return data

@@ -26,12 +26,17 @@ from __future__ import annotations
 
 import csv
 import datetime
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.scenario import Scenario
+from sim.scenario import Scenario, ScenarioError
+from sim.scenario.reading import read_regular_file
+
+MAX_CSV_BYTES = 64 * 1024 * 1024
+"""Largest snapshot file read (a force's open cases take kilobytes)."""
 
 __all__ = [
     "ABSENCE_COLUMNS",
@@ -123,7 +128,13 @@ def parse_date(text: str) -> datetime.date:
 
 def _read_rows(path: Path, problems: list[str]) -> tuple[list[str], list[dict[str, str]]] | None:
     try:
-        with path.open(encoding="utf-8", newline="") as handle:
+        # A regular file of bounded size: never a FIFO that blocks or a device that never ends.
+        raw = read_regular_file(path, str(path), limit=MAX_CSV_BYTES)
+    except ScenarioError as error:
+        problems.extend(error.problems)
+        return None
+    try:
+        with io.StringIO(raw.decode("utf-8"), newline="") as handle:
             reader = csv.DictReader(handle)
             header = list(reader.fieldnames or [])
             rows: list[dict[str, str]] = []
