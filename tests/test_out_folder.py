@@ -328,3 +328,50 @@ def test_read_only_out_folders_are_refused_up_front(
         frozen.chmod(0o755)
     assert result.exit_code == 2, result.output
     assert "cannot" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+FORECAST = [
+    "forecast",
+    str(ROOT / "examples" / "forecast" / "team.yaml"),
+    *("--cases", str(ROOT / "examples" / "forecast" / "open_cases.csv")),
+    *("--as-of", "2025-03-03", "--horizon-days", "30", "-r", "2", "-q"),
+]
+OPTIMISE = [
+    "optimise",
+    str(ROOT / "examples" / "optimise" / "mmc.yaml"),
+    *("--space", str(ROOT / "examples" / "optimise" / "mmc_space.yaml"), "-q"),
+]
+OTHER_COMMANDS = [
+    ("forecast", FORECAST, _folder_with_notes, "not a polit-sim result"),
+    ("forecast", FORECAST, _earlier_run, "holds a polit-sim run result"),
+    ("forecast", FORECAST, _symlink, "symbolic link"),
+    ("optimise", OPTIMISE, _folder_with_notes, "notes.txt"),
+    ("optimise", OPTIMISE, _under_file, "which is a file"),
+]
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "make", "refused"),
+    OTHER_COMMANDS,
+    ids=[f"{c[0]}-{c[2].__name__.strip('_')}" for c in OTHER_COMMANDS],
+)
+def test_forecast_and_optimise_out_folders_are_checked_before_running(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    args: list[str],
+    make: Callable[[Path], str],
+    refused: str,
+) -> None:
+    """forecast replaces only an earlier forecast and optimise writes only into a folder of its
+    own files: anything else is refused (exit 2, one line) with nothing changed."""
+    work = tmp_path / "work"
+    work.mkdir()
+    out = make(work)
+    before = _snapshot(tmp_path)
+    monkeypatch.chdir(work)
+    result = CliRunner().invoke(cli, [*args, "--out", out])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and refused in lines[0], lines
+    assert _snapshot(tmp_path) == before
