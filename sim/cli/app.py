@@ -11,7 +11,10 @@ from collections.abc import Sequence
 
 import click
 
+from sim.cli.backtest import backtest_command
+from sim.cli.calibrate import calibrate_command
 from sim.cli.compare import compare
+from sim.cli.export_log import export_log_command
 from sim.cli.run import run, schema, validate
 from sim.cli.sweep import sweep, sweep_report
 
@@ -30,6 +33,9 @@ cli.add_command(run)
 cli.add_command(compare)
 cli.add_command(sweep)
 cli.add_command(sweep_report)
+cli.add_command(export_log_command)
+cli.add_command(calibrate_command)
+cli.add_command(backtest_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -96,9 +96,13 @@ class TeamState:
       back to the team queue or pool); ``moved`` is true for a reallocation;
     * ``("work", start_day, end_day, detective name, case_id, hours)`` – a block of work;
     * ``("external", day, case_id, stage)`` – an external unit finished a stage;
+    * ``("stage_end", day, case_id, stage)`` – a stage (team or external) finished;
     * ``("close", day, case_id)`` – the last stage finished;
     * ``("absent", day, detective name, kind)`` / ``("present", day, detective name)`` – leave
-      starts (kind ``annual``, ``short``, ``long``, ...) and ends.
+      starts (kind ``annual``, ``short``, ``long``, ...) and ends;
+    * ``("leave", day, detective name, kind, starts)`` – each episode of each kind starts
+      (``starts`` true) or ends, overlapping ones included (``absent``/``present`` mark only
+      the first start and the last end of overlapping episodes).
 
     Supervision (:mod:`sim.engine.supervision`) adds ``("review", day, detectives reviewed, cases
     flagged)`` for each workload review and ``("flag", day, case_id, detective name)`` for each
@@ -464,6 +468,8 @@ class TeamState:
     def advance(self, case: Case) -> None:
         """``case`` finished its current stage: enter the next one, or close."""
         now = self.env.now
+        if self.trace is not None:
+            self.trace.append(("stage_end", now, case.case_id, case.stage))
         if case.stage == self.enforcement_stage:
             case.enforcement_day = now
         if case.stage == self.last_stage:
@@ -533,6 +539,8 @@ class TeamState:
         """``detective`` goes on leave of ``kind``; work in hand stops at once."""
         detective.absence_kinds[kind] = detective.absence_kinds.get(kind, 0) + 1
         detective.absences += 1
+        if self.trace is not None:
+            self.trace.append(("leave", self.env.now, detective.name, kind, True))
         if detective.absences > 1:
             return
         now = self.env.now
@@ -551,6 +559,8 @@ class TeamState:
         """``detective`` returns from leave of ``kind`` (present again when no leave remains)."""
         detective.absence_kinds[kind] -= 1
         detective.absences -= 1
+        if self.trace is not None:
+            self.trace.append(("leave", self.env.now, detective.name, kind, False))
         if detective.absences > 0:
             return
         now = self.env.now

@@ -1,0 +1,144 @@
+"""What a case-event log says, as samples and paths: stage durations, hours, backlog, closures.
+
+Works on a log's events table (``case_id``, ``day``, ``activity``, ``resource``, ``grade``,
+``stage``, ``hours``; see :class:`sim.state.case_log.CaseLog`), so that the same estimators run on
+a force's log and on logs simulated for calibration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.analysis.fitting import DurationSample
+
+__all__ = [
+    "StageSpells",
+    "backlog_path",
+    "effort_sample",
+    "monthly_closures",
+    "stage_spells",
+]
+
+MONTH_DAYS = 365.0 / 12.0
+
+
+@dataclass(frozen=True)
+class StageSpells:
+    """Per case and stage: when it entered and left (NaN: not yet), and the hours worked."""
+
+    table: pd.DataFrame  # case_id, stage, start_day, end_day, hours, grade
+
+
+def stage_spells(events: pd.DataFrame, stages: Sequence[str]) -> StageSpells:
+    """Each case's passage through the stages, in the order ``stages`` lists them.
+
+    A case enters its first stage at the referral and each later stage when the one before ends.
+    """
+    referral = events[events["activity"] == "referral"].drop_duplicates("case_id")
+    index = pd.Index(referral["case_id"])
+    ends = events[events["activity"] == "stage_end"].drop_duplicates(["case_id", "stage"])
+    end_of = ends.pivot(index="case_id", columns="stage", values="day").reindex(index)
+    work = events[events["activity"] == "work"]
+    hours = (
+        work.groupby(["case_id", "stage"])["hours"].sum(min_count=1).unstack().reindex(index)
+        if len(work)
+        else pd.DataFrame(index=index)
+    )
+    frames = []
+    start = pd.Series(referral["day"].to_numpy(float), index=index)
+    grade = referral["grade"].to_numpy()
+    for i, name in enumerate(stages):
+        end = end_of[name] if name in end_of.columns else pd.Series(np.nan, index=index)
+        worked = hours[name] if name in hours.columns else pd.Series(np.nan, index=index)
+        entered = start.notna().to_numpy()
+        frames.append(
+            pd.DataFrame(
+                {
+                    "case_id": index[entered],
+                    "stage": name,
+                    "start_day": start.to_numpy()[entered],
+                    "end_day": end.to_numpy(float)[entered],
+                    "hours": worked.fillna(0.0).to_numpy(float)[entered],
+                    "grade": grade[entered],
+                    "stage_index": i,
+                }
+            )
+        )
+        start = pd.Series(end.to_numpy(float), index=index)
+    return StageSpells(pd.concat(frames, ignore_index=True))
+
+
+def duration_sample(
+    spells: StageSpells, stage: str, end_day: float, dates_only: bool = False
+) -> DurationSample:
+    """A stage's durations (days): finished ones exact, running ones right-censored at the end.
+
+    With dates only, a finished duration is known to a day: the interval ±0.5 day around it.
+    """
+    rows = spells.table[spells.table["stage"] == stage]
+    done = rows["end_day"].notna()
+    durations = (rows.loc[done, "end_day"] - rows.loc[done, "start_day"]).to_numpy(float)
+    running = (end_day - rows.loc[~done, "start_day"]).to_numpy(float)
+    running = running[running > 0]
+    if dates_only:
+        low = np.maximum(durations - 0.5, 0.0)
+        return DurationSample(np.empty(0), running, low, durations + 0.5)
+    return DurationSample(durations, running)
+
+
+def effort_sample(spells: StageSpells, stage: str) -> DurationSample:
+    """A team stage's effort (hours): finished stages exact, unfinished ones right-censored."""
+    rows = spells.table[spells.table["stage"] == stage]
+    done = rows["end_day"].notna()
+    finished = rows.loc[done, "hours"].to_numpy(float)
+    running = rows.loc[~done, "hours"].to_numpy(float)
+    return DurationSample(finished[finished > 0], running[running > 0])
+
+
+def backlog_path(events: pd.DataFrame, days: np.ndarray) -> np.ndarray:
+    """Open cases at each of ``days``: referred by then and not closed by then."""
+    referred = np.sort(events.loc[events["activity"] == "referral", "day"].to_numpy(float))
+    closed = np.sort(events.loc[events["activity"] == "closed", "day"].to_numpy(float))
+    return (
+        np.searchsorted(referred, days, side="right") - np.searchsorted(closed, days, side="right")
+    ).astype(np.int64)
+
+
+def month_edges(end_day: float) -> np.ndarray:
+    """Month boundaries (days) from 0 to the last whole month before ``end_day``."""
+    months = int(end_day // MONTH_DAYS)
+    return np.arange(months + 1) * MONTH_DAYS
+
+
+def monthly_closures(events: pd.DataFrame, edges: np.ndarray) -> np.ndarray:
+    """Cases closed in each month between consecutive ``edges``."""
+    closed = events.loc[events["activity"] == "closed", "day"].to_numpy(float)
+    return np.histogram(closed, bins=edges)[0].astype(np.int64)
+
+
+def first_waits(events: pd.DataFrame) -> np.ndarray:
+    """Days from referral to first work, for the cases worked at all."""
+    referral = events[events["activity"] == "referral"].set_index("case_id")["day"]
+    first = events[events["activity"] == "work"].groupby("case_id")["day"].min()
+    waits = first - referral.reindex(first.index)
+    return waits.to_numpy(float)
+
+
+def longest_idle(events: pd.DataFrame, end_day: float) -> np.ndarray:
+    """Per case, the longest interval without any recorded progress (work or a stage's end).
+
+    The log's analogue of ``longest_gap_days``: the wait from the referral counts, open cases are
+    measured to the log's end.
+    """
+    progress = events[events["activity"].isin(("referral", "work", "stage_end", "closed"))]
+    out = []
+    for _case_id, case in progress.groupby("case_id", sort=False):
+        days = case["day"].to_numpy(float)
+        if not (case["activity"] == "closed").any():
+            days = np.append(days, end_day)
+        out.append(float(np.max(np.diff(np.sort(days)), initial=0.0)))
+    return np.asarray(out)

@@ -1,0 +1,127 @@
+"""Effort the log does not record in hours: its scale, by the method of simulated moments.
+
+Every team stage's effort distribution (from the base scenario, or a default) is multiplied by one
+scale ``s``. For each ``s`` on a log-spaced grid the fitted scenario is simulated over the log's
+period from an empty team, with the same seeds at every ``s`` (common random numbers), and each
+simulated run is written as a log and measured by the same estimators as the force's log:
+
+* the mean duration of finished team stages (days from entering the stage to its end);
+* the mean backlog at the month ends.
+
+The objective is ``J(s) = Σ_k (m̄_k(s) − m̂_k)² / (v_k(s) (1 + 1/R))``, each moment weighted by its
+variance across the R replications (the variance of one log's moment, the observed one
+included). ``ŝ`` minimises J (interpolated on log s); the 95% interval is
+``{s : J(s) − J(ŝ) ≤ χ²₁(0.95)}``, the profile of the objective.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import interpolate, stats
+
+from sim.analysis.log_stats import backlog_path, month_edges, stage_spells
+from sim.experiments.export_log import log_events
+from sim.scenario import Scenario, scenario_from_dict
+from sim.state.case_log import CaseLog, events_frame
+
+__all__ = ["EffortScaleFit", "calibrate_effort_scale", "log_moments", "scaled"]
+
+
+@dataclass(frozen=True)
+class EffortScaleFit:
+    """The fitted scale, its interval, and the objective over the grid (for the report)."""
+
+    scale: float
+    ci: tuple[float, float]
+    grid: np.ndarray
+    objective: np.ndarray
+    observed: np.ndarray
+    simulated: np.ndarray  # (grid, moments) means
+    n: int
+
+
+def scaled(dist: Any, factor: float) -> Any:
+    """A scenario's effort distribution (or per-grade mapping) with every value times ``factor``."""
+    if "dist" not in dist:
+        return {g: scaled(d, factor) for g, d in dist.items()}
+    out = dict(dist)
+    for key in ("mean", "sd", "scale", "value", "low", "high", "mode"):
+        if key in out:
+            out[key] = float(f"{out[key] * factor:.4g}")
+    if "values" in out:
+        out["values"] = [float(f"{v * factor:.4g}") for v in out["values"]]
+    return out
+
+
+def log_moments(
+    events: pd.DataFrame, stages: list[str], team: list[str], end_day: float
+) -> np.ndarray:
+    """(mean days of a finished team stage, mean backlog at month ends) of a log's events."""
+    table = stage_spells(events, stages).table
+    rows = table[table["stage"].isin(team) & table["end_day"].notna()]
+    duration = float((rows["end_day"] - rows["start_day"]).mean()) if len(rows) else 0.0
+    edges = month_edges(end_day)[1:]
+    backlog = float(backlog_path(events, edges).mean()) if len(edges) else 0.0
+    return np.array([duration, backlog])
+
+
+def _with_scale(scenario: Scenario, factor: float) -> Scenario:
+    data = scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
+    for stage in data["cases"]["stages"]:
+        if "effort_hours" in stage:
+            stage["effort_hours"] = scaled(stage["effort_hours"], factor)
+    return scenario_from_dict(data, source="effort scale")
+
+
+def calibrate_effort_scale(
+    scenario: Scenario,
+    log: CaseLog,
+    *,
+    replications: int = 4,
+    grid: int = 9,
+    low: float = 0.25,
+    high: float = 4.0,
+    progress: Callable[[int], None] | None = None,
+) -> EffortScaleFit:
+    """Fit the common scale of the team stages' effort to the log (see the module's text)."""
+    stages = [s.name for s in scenario.cases.stages]
+    team = [s.name for s in scenario.cases.stages if s.is_team]
+    observed = log_moments(log.events, stages, team, log.end_day)
+    scales = np.exp(np.linspace(math.log(low), math.log(high), grid))
+    means = np.zeros((grid, 2))
+    variances = np.zeros((grid, 2))
+    for g, factor in enumerate(scales):
+        trial = _with_scale(scenario, float(factor))
+        values = []
+        for r in range(replications):
+            events, _absences = log_events(trial, r, scenario.seed)
+            values.append(log_moments(events_frame(events), stages, team, log.end_day))
+            if progress is not None:
+                progress(1)
+        arr = np.array(values)
+        means[g] = arr.mean(axis=0)
+        variances[g] = arr.var(axis=0, ddof=1) if replications > 1 else arr.mean(axis=0) ** 2
+    floor = np.maximum(np.median(variances, axis=0) * 1e-3, 1e-9)
+    weights = 1.0 / (np.maximum(variances, floor) * (1.0 + 1.0 / replications))
+    objective = np.sum((means - observed) ** 2 * weights, axis=1)
+    fine = np.linspace(math.log(low), math.log(high), 2001)
+    curve = interpolate.PchipInterpolator(np.log(scales), objective)(fine)
+    best = int(np.argmin(curve))
+    inside = np.flatnonzero(curve - curve[best] <= stats.chi2.ppf(0.95, 1))
+    ci = (float(math.exp(fine[inside.min()])), float(math.exp(fine[inside.max()])))
+    n = int((log.events["activity"] == "stage_end").sum())
+    return EffortScaleFit(
+        scale=float(math.exp(fine[best])),
+        ci=ci,
+        grid=scales,
+        objective=objective,
+        observed=observed,
+        simulated=means,
+        n=n,
+    )
