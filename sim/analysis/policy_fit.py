@@ -112,7 +112,7 @@ def allocation_evidence(
 class LeaveRuleEvidence:
     """What happened to the cases of detectives absent longer than the rule's delay."""
 
-    rule: str
+    rule: str | None  # None: no absence long enough to show it
     after_days: float
     colleague: str | None
     moves: int
@@ -120,10 +120,12 @@ class LeaveRuleEvidence:
 
 
 def leave_rule_evidence(
-    events: pd.DataFrame, absences: pd.DataFrame, min_days: float = 14.0
+    events: pd.DataFrame, absences: pd.DataFrame, min_days: float = 28.0
 ) -> LeaveRuleEvidence:
     """Reallocations made while the previous holder was away: none (keep), all to one colleague
     (single_colleague), or to several (spread); the delay is their median time into the absence.
+
+    Only absences longer than ``min_days`` count; with none, the rule is not identifiable (None).
     """
     alloc = events[events["activity"] == "allocated"].sort_values("day", kind="stable")
     long = absences[(absences["end_day"].fillna(np.inf) - absences["start_day"]) > min_days]
@@ -146,7 +148,7 @@ def leave_rule_evidence(
             delays.append(day - float(away["start_day"].iloc[0]))
             targets_by_absence.setdefault(int(away.index[0]), set()).add(resource)
     if not delays:
-        return LeaveRuleEvidence("keep", 28.0, None, 0, len(long))
+        return LeaveRuleEvidence("keep" if len(long) else None, min_days, None, 0, len(long))
     after = float(np.median(delays))
     singles = all(len(t) == 1 for t in targets_by_absence.values())
     everyone = set().union(*targets_by_absence.values())

@@ -298,12 +298,26 @@ def calibrate(
         f"first allocated later than referred: {allocation.queued_share:.0%}"
     )
     on_leave = leave_rule_evidence(events, log.absences)
-    leave_spec: dict[str, Any] = {"rule": on_leave.rule, "after_days": round(on_leave.after_days)}
-    if on_leave.colleague:
-        leave_spec["colleague"] = on_leave.colleague
-    policies["on_long_leave"] = leave_spec
+    if on_leave.rule is None:
+        policies.setdefault("on_long_leave", {"rule": "keep", "after_days": 28.0})
+        comments["policies.on_long_leave"] = (
+            "not fitted: no absence over 28 days in the log shows the rule; "
+            + ("from the base" if base else "default")
+        )
+    else:
+        leave_spec: dict[str, Any] = {
+            "rule": on_leave.rule,
+            "after_days": round(on_leave.after_days),
+        }
+        if on_leave.colleague:
+            leave_spec["colleague"] = on_leave.colleague
+        policies["on_long_leave"] = leave_spec
+        comments["policies.on_long_leave"] = (
+            f"fitted: {on_leave.rule} ({on_leave.moves} cases moved during "
+            f"{on_leave.absences_seen} absences over 28 days)"
+        )
     for key in list(policies):
-        if key not in ("allocation", "on_long_leave"):
+        if f"policies.{key}" not in comments:
             comments[f"policies.{key}"] = "not fitted: from the base" if base else "not fitted"
     for key in ("hours_per_week", "sergeants"):
         comments[f"team.{key}"] = (
@@ -311,10 +325,6 @@ def calibrate(
             if key in base_data.get("team", {})
             else "not fitted: default"
         )
-    comments["policies.on_long_leave"] = (
-        f"fitted: {on_leave.rule} ({on_leave.moves} cases moved during "
-        f"{on_leave.absences_seen} absences over 14 days)"
-    )
     scenario: dict[str, Any] = {
         "name": name,
         "description": f"Fitted by polit-sim calibrate to the log in {log.folder}",

@@ -17,7 +17,6 @@ the column. Times are turned into days since the log's start (float), the engine
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,13 +161,16 @@ def write_log(
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(("detective", "start", "end", "kind"))
         for name, begin, finish, kind in absences:
-            if finish is None:
-                end = ""
-            elif dates_only:  # a date-only end names the last day absent
-                end = _stamp(start, math.floor(max(finish - 1e-6, begin)), True)
-            else:
-                end = _stamp(start, finish, False)
-            writer.writerow((name, _stamp(start, begin, dates_only), end, kind))
+            if dates_only:
+                # whole days: from the nearest midnight to the nearest midnight, the end
+                # written as the last day absent (at least one day)
+                first = round(begin)
+                last = None if finish is None else max(round(finish) - 1, first)
+                end = "" if last is None else _stamp(start, last, True)
+                writer.writerow((name, _stamp(start, first, True), end, kind))
+                continue
+            end = "" if finish is None else _stamp(start, finish, False)
+            writer.writerow((name, _stamp(start, begin, False), end, kind))
     with paths[2].open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(("detective", "fte", "start", "end"))
