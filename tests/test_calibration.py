@@ -91,37 +91,70 @@ def test_parameter_recovery_cheap(tmp_path: Path) -> None:
     assert covered >= 0.8 * checked, misses
 
 
+TRUE_FAMILIES = {
+    "forensics": "gamma",
+    "charging": "lognormal",
+    "research": "lognormal",
+    "file_to_cps": "exponential",
+}
+
+
 @pytest.mark.slow
 def test_parameter_recovery_over_seeds(tmp_path: Path) -> None:
-    """Over 20 seeds each true parameter lies in its 95% interval in at least 90% of the seeds."""
+    """Over 20 seeds each true parameter lies in its 95% interval in at least 90% of the seeds,
+    and each stage's true family is the chosen one or the runner-up in at least 90%."""
     hits: dict[str, int] = {}
+    families = dict.fromkeys(TRUE_FAMILIES, 0)
     seeds = range(200, 220)
     for seed in seeds:
         truth = _truth()
         folder = tmp_path / str(seed)
         export_log(truth, 0, folder, seed=seed)
-        found = _estimates(calibrate(read_log(folder), truth))
+        result = calibrate(read_log(folder), truth)
+        found = _estimates(result)
         for key, value in TRUE_VALUES.items():
             low, high = found[key][1]  # type: ignore[misc]
             hits[key] = hits.get(key, 0) + int(low <= value <= high)
-    short = {k: v for k, v in hits.items() if v < 0.9 * len(seeds)}
+        for stage, (fit, _sample, _unit) in result.durations.items():
+            families[stage] += TRUE_FAMILIES[stage] in [f.family for f in fit.fits[:2]]
+    short = {k: v for k, v in {**hits, **families}.items() if v < 0.9 * len(seeds)}
     assert not short, short
 
 
-def test_effort_scale_without_hours(tmp_path: Path) -> None:
-    """Without hours, the simulated-moments interval for the effort scale covers the truth."""
-    truth = _truth(horizon_days=540.0)
-    export_log(truth, 0, tmp_path, seed=77, with_hours=False)
+@pytest.mark.slow
+def test_effort_scale_recovery_over_seeds(tmp_path: Path) -> None:
+    """Without hours, the effort scale's interval covers the truth in at least 90% of 20 seeds."""
+    truth = _truth(horizon_days=365.0)
+    base = _understated(truth, 0.6)
+    covered = 0
+    for seed in range(300, 320):
+        folder = tmp_path / str(seed)
+        export_log(truth, 0, folder, seed=seed, with_hours=False)
+        fit = calibrate(read_log(folder), base, msm_replications=3, msm_grid=7).effort_scale
+        assert fit is not None
+        covered += int(fit.ci[0] <= 1 / 0.6 <= fit.ci[1])
+    assert covered >= 18
+
+
+def _understated(truth: sim.Scenario, factor: float) -> sim.Scenario:
+    """``truth`` with every team stage's effort multiplied by ``factor``."""
     data = truth.model_dump(mode="json", by_alias=True, exclude_none=True)
     for stage in data["cases"]["stages"]:
         if "effort_hours" in stage:
             for key in ("mean", "sd"):
                 if key in stage["effort_hours"]:
-                    stage["effort_hours"][key] *= 0.6  # the base understates effort
-    base = scenario_from_dict(data)
+                    stage["effort_hours"][key] *= factor
+    return scenario_from_dict(data)
+
+
+def test_effort_scale_without_hours(tmp_path: Path) -> None:
+    """Without hours, the simulated-moments interval for the effort scale covers the truth."""
+    truth = _truth(horizon_days=365.0)
+    export_log(truth, 0, tmp_path, seed=77, with_hours=False)
+    base = _understated(truth, 0.6)  # the base understates effort
     log = read_log(tmp_path)
     assert not log.has_hours
-    result = calibrate(log, base, msm_replications=4, msm_grid=9)
+    result = calibrate(log, base, msm_replications=3, msm_grid=7)
     assert result.effort_scale is not None
     low, high = result.effort_scale.ci
     assert low <= 1 / 0.6 <= high
@@ -147,7 +180,7 @@ def test_censoring_matters(tmp_path: Path) -> None:
 
 def test_backtest_coverage(tmp_path: Path) -> None:
     """A log exported from the scenario itself is inside the 90% band in 80% of months or more."""
-    truth = _truth()
+    truth = _truth(horizon_days=540.0)
     export_log(truth, 0, tmp_path, seed=4242)
     result = backtest(truth, read_log(tmp_path), replications=40)
     assert result.coverage >= 0.8, result.months

@@ -7,7 +7,7 @@ a force's log and on logs simulated for calibration.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,17 +128,29 @@ def first_waits(events: pd.DataFrame) -> np.ndarray:
     return waits.to_numpy(float)
 
 
-def longest_idle(events: pd.DataFrame, end_day: float) -> np.ndarray:
-    """Per case, the longest interval without any recorded progress (work or a stage's end).
+def longest_gaps(
+    events: pd.DataFrame, end_day: float, stages: Sequence[str], external: Collection[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per case, the longest interval without recorded progress, and without it while waiting on
+    the team itself: the log's analogues of ``longest_gap_days`` and ``longest_neglect_days``.
 
-    The log's analogue of ``longest_gap_days``: the wait from the referral counts, open cases are
-    measured to the log's end.
+    Progress is a work row or a stage's end; the wait from the referral counts; open cases are
+    measured to the log's end. An interval that starts when the case enters an external stage
+    (the referral, when the first stage is external; the end of the stage before one) is time
+    waiting on another unit, not on the team.
     """
     progress = events[events["activity"].isin(("referral", "work", "stage_end", "closed"))]
-    out = []
-    for _case_id, case in progress.groupby("case_id", sort=False):
-        days = case["day"].to_numpy(float)
-        if not (case["activity"] == "closed").any():
-            days = np.append(days, end_day)
-        out.append(float(np.max(np.diff(np.sort(days)), initial=0.0)))
-    return np.asarray(out)
+    closed = set(progress.loc[progress["activity"] == "closed", "case_id"])
+    open_ids = [c for c in pd.unique(progress["case_id"]) if c not in closed]
+    ends = pd.DataFrame({"case_id": open_ids, "day": end_day, "activity": "end", "stage": ""})
+    rows = pd.concat([progress[["case_id", "day", "activity", "stage"]], ends], ignore_index=True)
+    rows = rows.sort_values(["case_id", "day"], kind="stable")
+    following = rows.groupby("case_id", sort=False)["day"].shift(-1)
+    length = (following - rows["day"]).fillna(0.0).clip(lower=0.0)
+    next_stage = {stages[i]: stages[i + 1] for i in range(len(stages) - 1)}
+    enters_external = (
+        (rows["activity"] == "stage_end") & rows["stage"].map(next_stage).isin(list(external))
+    ) | ((rows["activity"] == "referral") & bool(stages and stages[0] in external))
+    gap = length.groupby(rows["case_id"], sort=False).max()
+    neglect = length.where(~enters_external, 0.0).groupby(rows["case_id"], sort=False).max()
+    return gap.to_numpy(float), neglect.to_numpy(float)

@@ -2,24 +2,34 @@
 
 The scenario is simulated over the log's period, from the log's start with an empty team (the
 state at a later cut date would need the snapshot facility of ``forecast``; the exported and the
-example logs start empty). Each month-end's backlog and each month's closures observed in the log
-are set against the simulated 90% band (5th–95th percentiles across replications); the share of
-observed months inside their band is the coverage, the back-test's headline. The distributions of
-the wait before first work and of the longest gap without progress are compared by quantiles.
+example logs start empty). Each simulated replication is written as a log and measured by the
+same estimators as the force's log. Each month-end's backlog and each month's closures observed in
+the log are set against the simulated 90% band (5th–95th percentiles across replications); the
+share of observed months inside their band is the coverage, the back-test's headline. The
+distributions of the wait before first work, the longest gap without progress and the longest
+neglect (waiting on the team itself) are compared by quantiles.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from sim.analysis.log_stats import first_waits, longest_idle, month_edges, monthly_closures
-from sim.experiments.replications import run_records
+from sim.analysis.log_stats import (
+    backlog_path,
+    first_waits,
+    longest_gaps,
+    month_edges,
+    monthly_closures,
+)
+from sim.experiments.export_log import log_events
 from sim.scenario import Scenario, scenario_from_dict
-from sim.state.case_log import CaseLog
+from sim.state.case_log import CaseLog, events_frame
 
 __all__ = ["Backtest", "backtest", "over_log"]
 
@@ -60,6 +70,32 @@ def _band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return low, median, high
 
 
+Measures = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _measure(events: pd.DataFrame, scenario: Scenario, end_day: float) -> Measures:
+    """Month-end backlog, monthly closures, waits, longest gaps and neglect of a log's events."""
+    edges = month_edges(float(np.floor(end_day)))
+    stages = [s.name for s in scenario.cases.stages]
+    external = [s.name for s in scenario.cases.stages if not s.is_team]
+    gaps, neglect = longest_gaps(events, end_day, stages, external)
+    return (
+        backlog_path(events, edges[1:]),
+        monthly_closures(events, edges),
+        first_waits(events),
+        gaps,
+        neglect,
+    )
+
+
+def _simulated(args: tuple[Scenario, int, int, bool]) -> tuple[int, Measures]:
+    scenario, replication, seed, dates_only = args
+    events, _absences = log_events(scenario, replication, seed)
+    return replication, _measure(
+        events_frame(events, dates_only=dates_only), scenario, scenario.horizon_days
+    )
+
+
 def backtest(
     scenario: Scenario,
     log: CaseLog,
@@ -74,29 +110,27 @@ def backtest(
     edges = month_edges(run.horizon_days)
     ends = edges[1:]
     root = scenario.seed if seed is None else seed
-    records = run_records(run, range(replications), root, workers=workers, progress=progress)
-    backlog = np.zeros((replications, len(ends)))
-    closures = np.zeros((replications, len(ends)))
-    waits: list[np.ndarray] = []
-    gaps: list[np.ndarray] = []
-    for k, rec in enumerate(records):
-        arrival = np.sort(rec.cases["arrival_day"])
-        closed = rec.cases["closed_day"]
-        closed = np.sort(closed[~np.isnan(closed)])
-        backlog[k] = np.searchsorted(arrival, ends, side="right") - np.searchsorted(
-            closed, ends, side="right"
-        )
-        closures[k] = np.histogram(closed, bins=edges)[0]
-        wait = rec.cases["first_work_day"] - rec.cases["arrival_day"]
-        waits.append(wait[~np.isnan(wait)])
-        gaps.append(rec.cases["longest_gap_days"])
-    events = log.events
-    observed_backlog = np.searchsorted(
-        np.sort(events.loc[events["activity"] == "referral", "day"]), ends, side="right"
-    ) - np.searchsorted(
-        np.sort(events.loc[events["activity"] == "closed", "day"]), ends, side="right"
-    )
-    observed_closures = monthly_closures(events, edges)
+    jobs = [(run, r, root, log.dates_only) for r in range(replications)]
+    results: dict[int, Measures] = {}
+    if workers <= 1:
+        for job in jobs:
+            r, measures = _simulated(job)
+            results[r] = measures
+            if progress is not None:
+                progress(1)
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            for future in as_completed([pool.submit(_simulated, job) for job in jobs]):
+                r, measures = future.result()
+                results[r] = measures
+                if progress is not None:
+                    progress(1)
+    simulated = [results[r] for r in range(replications)]
+    backlog = np.array([m[0] for m in simulated], dtype=float)
+    closures = np.array([m[1] for m in simulated], dtype=float)
+    observed = _measure(log.events, run, run.horizon_days)
+    observed_backlog, observed_closures = observed[0], observed[1]
     b_low, b_med, b_high = _band(backlog)
     c_low, c_med, c_high = _band(closures)
     months = pd.DataFrame(
@@ -117,18 +151,19 @@ def backtest(
     inside_b = (observed_backlog >= b_low) & (observed_backlog <= b_high)
     inside_c = (observed_closures >= c_low) & (observed_closures <= c_high)
     rows = []
-    for measure, observed, simulated in (
-        ("wait_days", first_waits(events), waits),
-        ("longest_gap_days", longest_idle(events, log.end_day), gaps),
-    ):
+    for i, measure in ((2, "wait_days"), (3, "longest_gap_days"), (4, "longest_neglect_days")):
         sim_q = np.array(
-            [np.quantile(s, QUANTILES) if len(s) else np.full(4, np.nan) for s in simulated]
+            [
+                np.quantile(m[i], QUANTILES) if len(m[i]) else np.full(len(QUANTILES), np.nan)
+                for m in simulated
+            ]
         )
         low, median, high = _band(sim_q)
-        for i, q in enumerate(QUANTILES):
-            value = float(np.quantile(observed, q)) if len(observed) else float("nan")
+        values = observed[i]
+        for k, q in enumerate(QUANTILES):
+            value = float(np.quantile(values, q)) if len(values) else float("nan")
             rows.append(
-                (measure, q, value, low[i], median[i], high[i], bool(low[i] <= value <= high[i]))
+                (measure, q, value, low[k], median[k], high[k], bool(low[k] <= value <= high[k]))
             )
     distributions = pd.DataFrame(
         rows, columns=["measure", "quantile", "observed", "low", "median", "high", "inside"]

@@ -205,26 +205,36 @@ def calibrate(
         if base_stages.get(stage, {}).get("enforcement"):
             entry["enforcement"] = True
         key = f"cases.stages.{i}"
+        unfitted = "not fitted (fewer than two finished in the log): " + (
+            "from the base" if stage in base_stages else "default"
+        )
         if is_team:
+            default = base_stages.get(stage, {}).get("effort_hours", DEFAULT_EFFORT)
+            entry["effort_hours"] = default
             if not calibrate_scale:
                 sample = effort_sample(spells, stage)
-                fit = fit_durations(sample)
-                durations[stage] = (fit, sample, "hours")
-                entry["effort_hours"] = fit.best.distribution()
-                note(key, _duration_estimate(f"{stage}.effort_hours", fit, "hours"))
-            else:
-                entry["effort_hours"] = base_stages.get(stage, {}).get(
-                    "effort_hours", DEFAULT_EFFORT
-                )
+                try:
+                    fit = fit_durations(sample)
+                except ValueError:
+                    comments[key] = unfitted
+                else:
+                    durations[stage] = (fit, sample, "hours")
+                    entry["effort_hours"] = fit.best.distribution()
+                    note(key, _duration_estimate(f"{stage}.effort_hours", fit, "hours"))
         else:
-            sample = duration_sample(spells, stage, log.end_day, log.dates_only)
-            fit = fit_durations(sample)
-            durations[stage] = (fit, sample, "days")
             external = dict(base_stages.get(stage, {}).get("external", {}))
             external.pop("capacity", None)  # the log's durations include any queue there
-            external["days"] = fit.best.distribution()
+            external.setdefault("days", {"dist": "exponential", "mean": 30.0})
+            sample = duration_sample(spells, stage, log.end_day, log.dates_only)
+            try:
+                fit = fit_durations(sample)
+            except ValueError:
+                comments[key] = unfitted
+            else:
+                durations[stage] = (fit, sample, "days")
+                external["days"] = fit.best.distribution()
+                note(key, _duration_estimate(f"{stage}.days", fit, "days"))
             entry["external"] = external
-            note(key, _duration_estimate(f"{stage}.days", fit, "days"))
         stages_out.append(entry)
     # --- team, leave, policies
     team = dict(base_data.get("team", {}))

@@ -101,7 +101,8 @@ def calibrate_effort_scale(
         values = []
         for r in range(replications):
             events, _absences = log_events(trial, r, scenario.seed)
-            values.append(log_moments(events_frame(events), stages, team, log.end_day))
+            frame = events_frame(events, dates_only=log.dates_only)
+            values.append(log_moments(frame, stages, team, log.end_day))
             if progress is not None:
                 progress(1)
         arr = np.array(values)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +41,8 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _embed(fig: Figure, alt: str) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+def _embed(png: Path, alt: str) -> str:
+    data = base64.b64encode(png.read_bytes()).decode("ascii")
     return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></figure>'
 
 
@@ -118,9 +114,9 @@ def write_fit_report(calibration: Any, folder: Path) -> list[Path]:
         f"seasonality p = {a.seasonality_p:.3g} "
         f"({'kept' if a.seasonality_kept else 'left out'}).</p>"
     )
-    fig = arrivals_figure(a.days, a.counts, a.fitted)
-    written += save_figure(arrivals_figure(a.days, a.counts, a.fitted), folder, "arrivals")
-    parts.append(_embed(fig, "referrals per week and the fitted rate"))
+    saved = save_figure(arrivals_figure(a.days, a.counts, a.fitted), folder, "arrivals")
+    written += saved
+    parts.append(_embed(saved[0], "referrals per week and the fitted rate"))
     rows = []
     fits: list[tuple[str, DurationFit, DurationSample, str]] = [
         (name, fit, sample, unit) for name, (fit, sample, unit) in calibration.durations.items()
@@ -147,9 +143,10 @@ def write_fit_report(calibration: Any, folder: Path) -> list[Path]:
             ]
         )
         stem = "fit_" + name.replace(" ", "_")
-        written += save_figure(distribution_figure(name, fit, sample, unit), folder, stem)
+        saved = save_figure(distribution_figure(name, fit, sample, unit), folder, stem)
+        written += saved
         parts.append(f"<h3>{html.escape(name)}</h3>")
-        parts.append(_embed(distribution_figure(name, fit, sample, unit), name))
+        parts.append(_embed(saved[0], name))
     table = _table(
         [
             "what",
@@ -250,7 +247,7 @@ def write_backtest_report(result: Any, folder: Path, title: str) -> list[Path]:
         f"<p><b>Coverage: {result.coverage:.0%}</b> of observed months inside the simulated 90% "
         f"band (backlog {result.backlog_coverage:.0%}, closures {result.closures_coverage:.0%}; "
         f"{result.replications} replications, from the log's start).</p>"
-        + _embed(backtest_figure(result.months), "observed against simulated bands")
+        + _embed(written[0], "observed against simulated bands")
         + "<h2>Waits and gaps</h2>"
         + dist
     )

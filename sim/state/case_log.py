@@ -104,12 +104,16 @@ class CaseLog:
         return self.start + pd.to_timedelta(day, unit="D")
 
 
-def events_frame(events: Sequence[LogEvent]) -> pd.DataFrame:
-    """Log rows as the events table of a :class:`CaseLog` (days, not timestamps)."""
+def events_frame(events: Sequence[LogEvent], *, dates_only: bool = False) -> pd.DataFrame:
+    """Log rows as the events table of a :class:`CaseLog` (days, not timestamps).
+
+    ``dates_only``: each day rounded down to its date, as a log written with dates reads back.
+    """
+    days = np.array([e.day for e in events], dtype=float)
     return pd.DataFrame(
         {
             "case_id": [e.case_id for e in events],
-            "day": np.array([e.day for e in events], dtype=float),
+            "day": np.floor(days) if dates_only else days,
             "activity": [e.activity for e in events],
             "resource": [e.resource for e in events],
             "grade": [e.grade for e in events],
