@@ -102,7 +102,8 @@ TRUE_FAMILIES = {
 @pytest.mark.slow
 def test_parameter_recovery_over_seeds(tmp_path: Path) -> None:
     """Over 20 seeds each true parameter lies in its 95% interval in at least 90% of the seeds,
-    and each stage's true family is the chosen one or the runner-up in at least 90%."""
+    and each stage's true family is chosen or within 2 AIC units of the chosen in at least 90%
+    (the exponential is nested in the gamma and the Weibull)."""
     hits: dict[str, int] = {}
     families = dict.fromkeys(TRUE_FAMILIES, 0)
     seeds = range(200, 220)
@@ -116,7 +117,8 @@ def test_parameter_recovery_over_seeds(tmp_path: Path) -> None:
             low, high = found[key][1]  # type: ignore[misc]
             hits[key] = hits.get(key, 0) + int(low <= value <= high)
         for stage, (fit, _sample, _unit) in result.durations.items():
-            families[stage] += TRUE_FAMILIES[stage] in [f.family for f in fit.fits[:2]]
+            aic = {f.family: f.aic for f in fit.fits}
+            families[stage] += int(aic[TRUE_FAMILIES[stage]] - fit.best.aic <= 2.0)
     short = {k: v for k, v in {**hits, **families}.items() if v < 0.9 * len(seeds)}
     assert not short, short
 
