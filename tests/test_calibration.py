@@ -163,6 +163,28 @@ def test_effort_scale_without_hours(tmp_path: Path) -> None:
     assert high / low < 4.0  # informative: under half the grid (0.25 to 4) in log terms
 
 
+def test_per_grade_effort_fitted_per_grade(tmp_path: Path) -> None:
+    """A base with effort per grade gets a fit per grade where the log has enough finished
+    stages, and keeps the base's (saying so) where it has not."""
+    data = _truth(horizon_days=365.0).model_dump(mode="json", by_alias=True, exclude_none=True)
+    data["cases"]["grades"]["very_high"]["share"] = 0.02
+    data["cases"]["grades"]["low"]["share"] = 0.28
+    data["cases"]["stages"][0]["effort_hours"] = {
+        g: {"dist": "lognormal", "mean": m, "sd": m / 2}
+        for g, m in (("very_high", 3.0), ("high", 4.0), ("medium", 6.0), ("low", 8.0))
+    }
+    truth = scenario_from_dict(data)
+    export_log(truth, 0, tmp_path, seed=12)
+    result = calibrate(read_log(tmp_path), truth)
+    research = result.scenario["cases"]["stages"][0]["effort_hours"]
+    assert research["very_high"] == data["cases"]["stages"][0]["effort_hours"]["very_high"]
+    assert "very_high from the base" in result.comments["cases.stages.0"]
+    found = _estimates(result)
+    for grade, mean in (("high", 4.0), ("medium", 6.0), ("low", 8.0)):
+        low, high = found[f"research.effort_hours.{grade}"][1]  # type: ignore[misc]
+        assert low <= mean <= high, grade
+
+
 def test_censoring_matters(tmp_path: Path) -> None:
     """A long external stage: completed durations alone understate its mean by over 20%,
     the censored fit's interval covers the truth."""

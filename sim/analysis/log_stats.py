@@ -90,9 +90,14 @@ def duration_sample(
     return DurationSample(durations, running)
 
 
-def effort_sample(spells: StageSpells, stage: str) -> DurationSample:
-    """A team stage's effort (hours): finished stages exact, unfinished ones right-censored."""
+def effort_sample(spells: StageSpells, stage: str, grade: str | None = None) -> DurationSample:
+    """A team stage's effort (hours): finished stages exact, unfinished ones right-censored.
+
+    ``grade``: only the cases of that grade.
+    """
     rows = spells.table[spells.table["stage"] == stage]
+    if grade is not None:
+        rows = rows[rows["grade"] == grade]
     done = rows["end_day"].notna()
     finished = rows.loc[done, "hours"].to_numpy(float)
     running = rows.loc[~done, "hours"].to_numpy(float)

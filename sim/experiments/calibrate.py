@@ -11,6 +11,7 @@ simulation (:mod:`sim.experiments.effort_msm`). What the log cannot inform comes
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from scipy import stats
 from sim.analysis.arrivals_fit import ArrivalsFit, fit_arrivals
 from sim.analysis.fitting import DurationFit, DurationSample, fit_durations
 from sim.analysis.leave_fit import AnnualFit, EpisodesFit, fit_annual, fit_episodes
-from sim.analysis.log_stats import duration_sample, effort_sample, stage_spells
+from sim.analysis.log_stats import StageSpells, duration_sample, effort_sample, stage_spells
 from sim.analysis.policy_fit import (
     AllocationEvidence,
     LeaveRuleEvidence,
@@ -47,11 +48,13 @@ class Estimate:
     ci: tuple[float, float] | None
     n: int
     method: str
+    label: str = ""
 
     def comment(self) -> str:
         value = self.value if isinstance(self.value, str) else f"{self.value:.4g}"
         ci = "" if self.ci is None else f", 95% CI [{self.ci[0]:.4g}, {self.ci[1]:.4g}]"
-        return f"fitted: {value}{ci}, n={self.n}, {self.method}"
+        lead = f"{self.label}: " if self.label else ""
+        return f"{lead}fitted: {value}{ci}, n={self.n}, {self.method}"
 
 
 @dataclass
@@ -121,7 +124,10 @@ def calibrate(
 
     def note(key: str, estimate: Estimate) -> None:
         estimates.append(estimate)
-        comments[key] = estimate.comment()
+        previous = comments.get(key)
+        comments[key] = (
+            estimate.comment() if previous is None else f"{previous}\n{estimate.comment()}"
+        )
 
     base_data: dict[str, Any] = (
         base.model_dump(mode="json", by_alias=True, exclude_none=True) if base else {}
@@ -211,7 +217,11 @@ def calibrate(
         if is_team:
             default = base_stages.get(stage, {}).get("effort_hours", DEFAULT_EFFORT)
             entry["effort_hours"] = default
-            if not calibrate_scale:
+            if not calibrate_scale and isinstance(default, dict) and "dist" not in default:
+                entry["effort_hours"] = _per_grade_effort(
+                    spells, stage, key, default, durations, note, comments
+                )
+            elif not calibrate_scale:
                 sample = effort_sample(spells, stage)
                 try:
                     fit = fit_durations(sample)
@@ -247,6 +257,7 @@ def calibrate(
     comments["team.detectives"] = "from staff.csv"
     leave_out: dict[str, Any] = {}
     leave_fits: dict[str, EpisodesFit] = {}
+    absent_notes: list[str] = []
     annual = None
     if len(log.absences):
         annual = fit_annual(log.absences, log.staff, log.end_day)
@@ -267,32 +278,43 @@ def calibrate(
             fit_kind = fit_episodes(log.absences, log.staff, kind, log.end_day)
             leave_fits[kind] = fit_kind
             base_kind = base_data.get("leave", {}).get(key)
-            if fit_kind.episodes and (fit_kind.lengths is not None or base_kind):
-                leave_out[key] = {
-                    "episodes_per_year": _round(fit_kind.rate),
-                    "days": fit_kind.lengths.best.distribution()
-                    if fit_kind.lengths is not None
-                    else base_kind["days"],
-                }
-                if fit_kind.lengths is None:
-                    comments[f"leave.{key}.days"] = (
-                        "not fitted (fewer than two finished episodes): from the base"
-                    )
-                note(
-                    f"leave.{key}.episodes_per_year",
-                    Estimate(
-                        f"{key}.episodes_per_year",
-                        fit_kind.rate,
-                        fit_kind.rate_ci,
-                        fit_kind.episodes,
-                        "episodes per detective-year of exposure, exact Poisson",
-                    ),
+            rate_estimate = Estimate(
+                f"{key}.episodes_per_year",
+                fit_kind.rate,
+                fit_kind.rate_ci,
+                fit_kind.episodes,
+                "episodes per detective-year of exposure, exact Poisson",
+            )
+            if not fit_kind.episodes:
+                estimates.append(rate_estimate)
+                absent_notes.append(
+                    f"{key}: no episodes in the log (95% CI of the rate "
+                    f"[0, {fit_kind.rate_ci[1]:.3g}] a year): left out"
                 )
-                if fit_kind.lengths is not None:
-                    note(
-                        f"leave.{key}.days",
-                        _duration_estimate(f"{key}.days", fit_kind.lengths, "days"),
-                    )
+                continue
+            if fit_kind.lengths is not None:
+                days = fit_kind.lengths.best.distribution()
+            elif base_kind:
+                days = base_kind["days"]
+                comments[f"leave.{key}.days"] = (
+                    "not fitted (fewer than two finished episodes): from the base"
+                )
+            else:
+                lengths = fit_kind.sample.points()
+                days = {"dist": "exponential", "mean": _round(float(lengths.mean()))}
+                comments[f"leave.{key}.days"] = (
+                    "not fitted (fewer than two finished episodes): exponential with the "
+                    "episodes' mean length"
+                )
+            leave_out[key] = {"episodes_per_year": _round(fit_kind.rate), "days": days}
+            note(f"leave.{key}.episodes_per_year", rate_estimate)
+            if fit_kind.lengths is not None:
+                note(
+                    f"leave.{key}.days",
+                    _duration_estimate(f"{key}.days", fit_kind.lengths, "days"),
+                )
+    if absent_notes:
+        comments["leave"] = "\n".join(absent_notes)
     policies = dict(base_data.get("policies", {}))
     allocation = allocation_evidence(events, log.absences, log.staff)
     alloc_spec: dict[str, Any] = {"rule": allocation.best}
@@ -381,6 +403,47 @@ def calibrate(
                     ),
                 )
     return result
+
+
+MIN_PER_GRADE = 20
+"""Finished stages a grade needs for its own effort fit (else the base's distribution stays)."""
+
+
+def _per_grade_effort(
+    spells: StageSpells,
+    stage: str,
+    key: str,
+    base_effort: dict[str, Any],
+    durations: dict[str, tuple[DurationFit, DurationSample, str]],
+    note: Callable[[str, Estimate], None],
+    comments: dict[str, str],
+) -> dict[str, Any]:
+    """A stage whose base gives effort per grade: a fit per grade with enough finished stages."""
+    out: dict[str, Any] = {}
+    kept = []
+    for grade in GRADE_NAMES:
+        sample = effort_sample(spells, stage, grade)
+        fit = None
+        if len(sample.observed) >= MIN_PER_GRADE:
+            try:
+                fit = fit_durations(sample)
+            except ValueError:
+                fit = None
+        if fit is None:
+            out[grade] = base_effort[grade]
+            kept.append(grade)
+            continue
+        durations[f"{stage} ({grade})"] = (fit, sample, "hours")
+        out[grade] = fit.best.distribution()
+        estimate = _duration_estimate(f"{stage}.effort_hours.{grade}", fit, "hours")
+        note(key, dataclasses.replace(estimate, label=grade))
+    if kept:
+        line = (
+            f"not fitted (fewer than {MIN_PER_GRADE} finished in the log): "
+            f"{', '.join(kept)} from the base"
+        )
+        comments[key] = f"{comments[key]}\n{line}" if key in comments else line
+    return out
 
 
 def _duration_estimate(key: str, fit: DurationFit, unit: str) -> Estimate:

@@ -36,14 +36,15 @@ def _emit(
         if _leaf(value):
             for sub in comments:
                 if sub.startswith(dotted + ".") and isinstance(value, Mapping):
-                    lines.append(f"{pad}# {sub.removeprefix(dotted + '.')}: {comments[sub]}")
+                    for line in comments[sub].splitlines():
+                        lines.append(f"{pad}# {sub.removeprefix(dotted + '.')}: {line}")
             lines.append(f"{pad}{key}: {_inline(value)}")
         elif isinstance(value, list):
             lines.append(f"{pad}{key}:")
             for i, item in enumerate(value):
                 item_path = f"{dotted}.{i}"
                 if item_path in comments:
-                    lines.append(f"{pad}  # {comments[item_path]}")
+                    lines += [f"{pad}  # {line}" for line in comments[item_path].splitlines()]
                 if isinstance(item, Mapping) and not _leaf(item):
                     first = True
                     for k, v in item.items():
