@@ -399,7 +399,13 @@ def calibrate(
                         msm.n,
                         "no hours in the log: scale of the "
                         + ("base" if stage in base_stages else "default")
-                        + " effort by the method of simulated moments (stage durations, backlog)",
+                        + " effort by the method of simulated moments (stage durations, backlog)"
+                        + (
+                            "; WARNING: the interval reaches the end of the searched range "
+                            f"({msm.grid[0]:g} to {msm.grid[-1]:g})"
+                            if msm.at_edge
+                            else ""
+                        ),
                     ),
                 )
     return result

@@ -45,6 +45,11 @@ class EffortScaleFit:
     simulated: np.ndarray  # (grid, moments) means
     n: int
 
+    @property
+    def at_edge(self) -> bool:
+        """Whether the interval reaches the end of the searched range (the truth may be beyond)."""
+        return bool(self.ci[0] <= self.grid[0] * 1.001 or self.ci[1] >= self.grid[-1] * 0.999)
+
 
 def scaled(dist: Any, factor: float) -> Any:
     """A scenario's effort distribution (or per-grade mapping) with every value times ``factor``."""
