@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.analysis.fitting import DurationFit, DurationSample, kaplan_meier
@@ -201,7 +202,7 @@ def backtest_figure(months: Any) -> Figure:
         (axes[0], "backlog", "open cases at month end"),
         (axes[1], "closures", "cases closed in the month"),
     ):
-        x = months["month"]
+        x = pd.to_datetime(months["date"])
         ax.fill_between(
             x,
             months[f"{column}_low"],
@@ -212,7 +213,8 @@ def backtest_figure(months: Any) -> Figure:
         )
         ax.plot(x, months[f"{column}_median"], color=PALETTE[0], label="simulated median")
         ax.plot(x, months[column], "o-", color="black", ms=3, label="observed (log)")
-        ax.set_xlabel("month of the log")
+        ax.set_xlabel("month end")
+        ax.tick_params(axis="x", labelrotation=30)
         ax.set_ylabel(label)
         ax.legend(fontsize=8)
     fig.tight_layout()
