@@ -32,10 +32,21 @@ class AllocationEvidence:
     max_cases: int
 
 
-def _present(absences: pd.DataFrame, name: str, day: float) -> bool:
-    rows = absences[absences["detective"] == name]
-    ends = rows["end_day"].fillna(np.inf)
-    return not bool(((rows["start_day"] <= day) & (ends > day)).any())
+def _spells_by_detective(absences: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    out = {}
+    for name, rows in absences.groupby("detective"):
+        out[str(name)] = (
+            rows["start_day"].to_numpy(float),
+            rows["end_day"].fillna(np.inf).to_numpy(float),
+        )
+    return out
+
+
+def _present(spells: dict[str, tuple[np.ndarray, np.ndarray]], name: str, day: float) -> bool:
+    if name not in spells:
+        return True
+    starts, ends = spells[name]
+    return not bool(np.any((starts <= day) & (ends > day)))
 
 
 def allocation_evidence(
@@ -44,6 +55,7 @@ def allocation_evidence(
     """Compare least_loaded_fte, least_loaded_cases and round_robin on the log's allocations."""
     names = list(staff["detective"])
     fte = dict(zip(staff["detective"], staff["fte"], strict=True))
+    spells = _spells_by_detective(absences)
     order = {"referral": 0, "allocated": 1, "closed": 2}
     rows = events[events["activity"].isin(tuple(order))].copy()
     rows["rank"] = rows["activity"].map(order)
@@ -67,7 +79,7 @@ def allocation_evidence(
                 if day - arrived.get(case_id, day) > 1e-6:
                     queued += 1
                 else:
-                    present = [d for d in names if _present(absences, d, day)]
+                    present = [d for d in names if _present(spells, d, day)]
                     if present:
                         n += 1
                         by_fte = min(present, key=lambda d: held[d] / fte[d])

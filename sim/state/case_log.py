@@ -288,10 +288,12 @@ def _check_events(
         else:
             first_of.setdefault(key, int(line[i]))
     times = events["time"]
+    all_activities = events["activity"].to_numpy(dtype=object)
+    all_times = times.to_numpy()
     for case_id, rows in events.groupby("case_id", sort=False).indices.items():
         if case_id == "":
             continue
-        activities = events["activity"].to_numpy()[rows]
+        activities = all_activities[rows]
         referral_rows = rows[activities == "referral"]
         if len(referral_rows) == 0:
             problems.append(
@@ -308,14 +310,14 @@ def _check_events(
                 f"{path}: row {line[rows[0]]}, column activity: case {case_id!r} has a "
                 f"{activities[0]} row before its referral (row {line[referral_rows[0]]})"
             )
-        stamps = times.to_numpy()[rows]
+        stamps = all_times[rows]
         if len(referral_rows):
-            referred = times.iloc[referral_rows[0]]
+            referred = all_times[referral_rows[0]]
             for r, stamp in zip(rows, stamps, strict=True):
                 if not pd.isna(stamp) and not pd.isna(referred) and stamp < referred:
                     problems.append(
                         f"{path}: row {line[r]}, column timestamp: before the case's referral "
-                        f"({referred.date()})"
+                        f"({pd.Timestamp(referred).date()})"
                     )
         previous = None
         for r, stamp in zip(rows, stamps, strict=True):
@@ -331,7 +333,7 @@ def _check_events(
         if len(closed):
             for r in rows[closed[0] + 1 :]:
                 problems.append(
-                    f"{path}: row {line[r]}, column activity: {events['activity'].iloc[r]} "
+                    f"{path}: row {line[r]}, column activity: {all_activities[r]} "
                     f"after case {case_id!r} was closed (row {line[rows[closed[0]]]})"
                 )
 
