@@ -40,7 +40,12 @@ def build_detectives(scenario: Scenario) -> list[Detective]:
 
 
 def run_replication(
-    scenario: Scenario, replication: int, seed: int | None = None, *, trace: bool = False
+    scenario: Scenario,
+    replication: int,
+    seed: int | None = None,
+    *,
+    trace: bool = False,
+    trace_detail: bool = False,
 ) -> ReplicationRecords:
     """Simulate one replication of ``scenario``.
 
@@ -49,6 +54,8 @@ def run_replication(
         replication: the replication's index; with ``seed`` it fixes every random stream.
         seed: the root seed (default: the scenario's).
         trace: also record a timeline of work, leave and ownership (slower; for figures).
+        trace_detail: with ``trace``, also each stage's end and every episode of leave of every
+            kind (for case-event logs).
     """
     # A replication allocates many objects (cases, their per-stage lists, events) and creates few
     # reference cycles that outlive it; the cyclic garbage collector's passes over them cost
@@ -56,14 +63,14 @@ def run_replication(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _run_replication(scenario, replication, seed, trace)
+        return _run_replication(scenario, replication, seed, trace, trace_detail)
     finally:
         if collecting:
             gc.enable()
 
 
 def _run_replication(
-    scenario: Scenario, replication: int, seed: int | None, trace: bool
+    scenario: Scenario, replication: int, seed: int | None, trace: bool, detail: bool = False
 ) -> ReplicationRecords:
     for module in scenario.plugins:
         importlib.import_module(module)
@@ -86,6 +93,7 @@ def _run_replication(
         rng=streams["policy.allocation"],
         trace=[] if trace else None,
     )
+    team.detail = trace and detail
     for s, stage in enumerate(stages):
         if stage.external is not None:
             team.units[s] = ExternalUnit(

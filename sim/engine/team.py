@@ -43,10 +43,14 @@ class TeamState(Work):
       back to the team queue or pool); ``moved`` is true for a reallocation;
     * ``("work", start_day, end_day, detective name, case_id, hours)`` – a block of work;
     * ``("external", day, case_id, stage)`` – an external unit finished a stage;
-    * ``("stage_end", day, case_id, stage)`` – a stage (team or external) finished;
     * ``("close", day, case_id)`` – the last stage finished;
     * ``("absent", day, detective name, kind)`` / ``("present", day, detective name)`` – leave
-      starts (kind ``annual``, ``short``, ``long``, ...) and ends;
+      starts (kind ``annual``, ``short``, ``long``, ...) and ends.
+
+    With ``detail`` set as well (:func:`sim.engine.replication.run_replication`'s
+    ``trace_detail``, for case-event logs):
+
+    * ``("stage_end", day, case_id, stage)`` – a stage (team or external) finished;
     * ``("leave", day, detective name, kind, starts)`` – each episode of each kind starts
       (``starts`` true) or ends, overlapping ones included (``absent``/``present`` mark only
       the first start and the last end of overlapping episodes).
@@ -83,7 +87,7 @@ class TeamState(Work):
         """``detective`` goes on leave of ``kind``; work in hand stops at once."""
         detective.absence_kinds[kind] = detective.absence_kinds.get(kind, 0) + 1
         detective.absences += 1
-        if self.trace is not None:
+        if self.detail and self.trace is not None:
             self.trace.append(("leave", self.env.now, detective.name, kind, True))
         if detective.absences > 1:
             return
@@ -103,7 +107,7 @@ class TeamState(Work):
         """``detective`` returns from leave of ``kind`` (present again when no leave remains)."""
         detective.absence_kinds[kind] -= 1
         detective.absences -= 1
-        if self.trace is not None:
+        if self.detail and self.trace is not None:
             self.trace.append(("leave", self.env.now, detective.name, kind, False))
         if detective.absences > 0:
             return

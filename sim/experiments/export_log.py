@@ -1,9 +1,9 @@
 """A simulated replication written as a force's case-event log (``polit-sim export-log``).
 
-The replication runs with its timeline traced (the engine's ``trace``, which costs nothing in
-ordinary runs); the timeline becomes the log's rows, the referrals' arrival days and grades come
-from the same named streams the run drew them from. This gives logs with a known truth, for the
-tests of calibration and back-testing, and honest example data.
+The replication runs with its timeline traced in detail (the engine's ``trace_detail``, which
+costs nothing in ordinary runs); the timeline becomes the log's rows, the referrals' arrival days
+and grades come from the same named streams the run drew them from. This gives logs with a known
+truth, for the tests of calibration and back-testing, and honest example data.
 
 The whole run is written, from day 0 (an empty team) to the horizon; a block of work still under
 way at the horizon is not written (it has not ended), and a case with no ``closed`` row is open at
@@ -48,7 +48,7 @@ def log_events(
         every episode of leave of every kind.
     """
     root = scenario.seed if seed is None else seed
-    records = run_replication(scenario, replication, root, trace=True)
+    records = run_replication(scenario, replication, root, trace=True, trace_detail=True)
     referrals = draw_referrals(scenario, Streams(root, replication))
     stages = [s.name for s in scenario.cases.stages]
     keyed: list[tuple[float, int, int, LogEvent]] = []
