@@ -179,10 +179,8 @@ def calibrate(
     base_grades = base_data.get("cases", {}).get("grades", {})
     grade_map: dict[str, Any] = {}
     shares = {g: int((grades == g).sum()) for g in GRADE_NAMES if (grades == g).any()}
-    total_share = 0.0
     for g, k in shares.items():
         share = _round(k / n_cases)
-        total_share += share
         target = base_grades.get(g, {}).get("target_days", DEFAULT_TARGETS[g])
         grade_map[g] = {"share": share, "target_days": target}
         ci = stats.binomtest(k, n_cases).proportion_ci(method="wilson")
