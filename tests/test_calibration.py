@@ -14,12 +14,14 @@ from click.testing import CliRunner
 
 import sim
 from sim.analysis.fitting import fit_durations
-from sim.analysis.log_stats import duration_sample, stage_spells
+from sim.analysis.log_stats import duration_sample, grade_shares, stage_spells
 from sim.cli.app import cli
+from sim.engine.referrals import draw_referrals
+from sim.engine.streams import Streams
 from sim.experiments.backtest import backtest
 from sim.experiments.calibrate import calibrate
 from sim.experiments.export_log import export_log
-from sim.scenario import scenario_from_dict
+from sim.scenario import GRADE_NAMES, scenario_from_dict
 from sim.state.case_log import read_log
 
 TRUTH = Path(__file__).parent / "data" / "calibration_truth.yaml"
@@ -114,6 +116,8 @@ def test_parameter_recovery_over_seeds(tmp_path: Path) -> None:
         result = calibrate(read_log(folder), truth)
         found = _estimates(result)
         for key, value in TRUE_VALUES.items():
+            if key.startswith("grades."):
+                continue  # over many more seeds in test_grade_share_intervals_cover
             low, high = found[key][1]  # type: ignore[misc]
             hits[key] = hits.get(key, 0) + int(low <= value <= high)
         for stage, (fit, _sample, _unit) in result.durations.items():
@@ -147,6 +151,25 @@ def _understated(truth: sim.Scenario, factor: float) -> sim.Scenario:
                 if key in stage["effort_hours"]:
                     stage["effort_hours"][key] *= factor
     return scenario_from_dict(data)
+
+
+def test_grade_share_intervals_cover() -> None:
+    """Over 200 seeds each grade's 95% interval covers its share in at least 90% of them.
+
+    The shares need no simulation (grades are drawn before the clock starts, and the log carries
+    every referral's grade: test_export_log_round_trip), so they are checked over ten times the
+    seeds of the full recovery test, where 20 seeds are too few to tell 95% from 90%.
+    """
+    truth = _truth()
+    names = list(truth.cases.grades)
+    covered = dict.fromkeys(names, 0)
+    seeds = range(200, 400)
+    for seed in seeds:
+        drawn = draw_referrals(truth, Streams(seed, 0)).grade
+        for found in grade_shares([GRADE_NAMES[g] for g in drawn], names):
+            share = truth.cases.grades[found.grade].share  # type: ignore[index]
+            covered[found.grade] += int(found.ci[0] <= share <= found.ci[1])
+    assert all(c >= 0.9 * len(seeds) for c in covered.values()), covered
 
 
 def test_effort_scale_without_hours(tmp_path: Path) -> None:

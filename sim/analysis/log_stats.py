@@ -12,13 +12,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from sim.analysis.fitting import DurationSample
 
 __all__ = [
+    "GradeShare",
     "StageSpells",
     "backlog_path",
     "effort_sample",
+    "grade_shares",
     "monthly_closures",
     "stage_spells",
 ]
@@ -159,3 +162,27 @@ def longest_gaps(
     gap = length.groupby(rows["case_id"], sort=False).max()
     neglect = length.where(~enters_external, 0.0).groupby(rows["case_id"], sort=False).max()
     return gap.to_numpy(float), neglect.to_numpy(float)
+
+
+@dataclass(frozen=True)
+class GradeShare:
+    """A grade's share of the referrals, its 95% Wilson interval, and the counts."""
+
+    grade: str
+    share: float
+    ci: tuple[float, float]
+    k: int
+    n: int
+
+
+def grade_shares(grades: Sequence[str], order: Sequence[str]) -> list[GradeShare]:
+    """Each grade's share of ``grades`` (the referrals' grades), in ``order``, if it occurs."""
+    values = np.asarray(grades, dtype=object)
+    n = len(values)
+    out = []
+    for grade in order:
+        k = int(np.sum(values == grade))
+        if k:
+            ci = stats.binomtest(k, n).proportion_ci(method="wilson")
+            out.append(GradeShare(grade, k / n, (float(ci.low), float(ci.high)), k, n))
+    return out

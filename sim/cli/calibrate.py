@@ -73,7 +73,8 @@ def calibrate_command(
     log = read_log_or_exit(log_dir, base_scenario)
     assert isinstance(log, CaseLog)
     grid = 9
-    bar = ProgressBar(grid * replications, "effort scale", enabled=not quiet and not log.has_hours)
+    total = grid * replications + 12  # and the covariance replications
+    bar = ProgressBar(total, "effort scale", enabled=not quiet and not log.has_hours)
     try:
         result = calibrate(
             log,

@@ -17,12 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from scipy import stats
-
 from sim.analysis.arrivals_fit import ArrivalsFit, fit_arrivals
 from sim.analysis.fitting import DurationFit, DurationSample, fit_durations
 from sim.analysis.leave_fit import AnnualFit, EpisodesFit, fit_annual, fit_episodes
-from sim.analysis.log_stats import StageSpells, duration_sample, effort_sample, stage_spells
+from sim.analysis.log_stats import (
+    StageSpells,
+    duration_sample,
+    effort_sample,
+    grade_shares,
+    stage_spells,
+)
 from sim.analysis.policy_fit import (
     AllocationEvidence,
     LeaveRuleEvidence,
@@ -174,23 +178,20 @@ def calibrate(
                 "Wald interval",
             ),
         )
-    grades = events.loc[events["activity"] == "referral", "grade"]
-    n_cases = len(grades)
+    grades = events.loc[events["activity"] == "referral", "grade"].tolist()
     base_grades = base_data.get("cases", {}).get("grades", {})
     grade_map: dict[str, Any] = {}
-    shares = {g: int((grades == g).sum()) for g in GRADE_NAMES if (grades == g).any()}
-    for g, k in shares.items():
-        share = _round(k / n_cases)
+    for found in grade_shares(grades, GRADE_NAMES):
+        g = found.grade
         target = base_grades.get(g, {}).get("target_days", DEFAULT_TARGETS[g])
-        grade_map[g] = {"share": share, "target_days": target}
-        ci = stats.binomtest(k, n_cases).proportion_ci(method="wilson")
+        grade_map[g] = {"share": _round(found.share), "target_days": target}
         note(
             f"cases.grades.{g}",
             Estimate(
                 f"grades.{g}.share",
-                k / n_cases,
-                (ci.low, ci.high),
-                n_cases,
+                found.share,
+                found.ci,
+                found.n,
                 "share of referrals, Wilson interval; target_days "
                 + ("from the base" if g in base_grades else "default"),
             ),

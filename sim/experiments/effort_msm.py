@@ -8,10 +8,13 @@ simulated run is written as a log and measured by the same estimators as the for
 * the mean duration of finished team stages (days from entering the stage to its end);
 * the mean backlog at the month ends.
 
-The objective is ``J(s) = Σ_k (m̄_k(s) − m̂_k)² / (v_k(s) (1 + 1/R))``, each moment weighted by its
-variance across the R replications (the variance of one log's moment, the observed one
-included). ``ŝ`` minimises J (interpolated on log s); the 95% interval is
-``{s : J(s) − J(ŝ) ≤ χ²₁(0.95)}``, the profile of the objective.
+The moments' means over R replications are interpolated in log s (PCHIP; they are smooth in s
+under common random numbers). A first estimate weights each moment by its variance pooled over the
+grid; at that estimate further independent replications give the moments' covariance Σ, and the
+objective is ``J(s) = (m̄(s) − m̂)ᵀ [Σ (1 + 1/R)]⁻¹ (m̄(s) − m̂)`` (Σ is the covariance of one
+log's moments, the observed one included; the factor adds the simulation noise of the means).
+``ŝ`` minimises J; the 95% interval is ``{s : J(s) − J(ŝ) ≤ χ²₁(0.95)}``, the profile of the
+objective.
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ def calibrate_effort_scale(
     *,
     replications: int = 4,
     grid: int = 9,
+    covariance_replications: int = 12,
     low: float = 0.25,
     high: float = 4.0,
     progress: Callable[[int], None] | None = None,
@@ -98,35 +102,46 @@ def calibrate_effort_scale(
     stages = [s.name for s in scenario.cases.stages]
     team = [s.name for s in scenario.cases.stages if s.is_team]
     observed = log_moments(log.events, stages, team, log.end_day)
-    scales = np.exp(np.linspace(math.log(low), math.log(high), grid))
-    means = np.zeros((grid, 2))
-    variances = np.zeros((grid, 2))
-    for g, factor in enumerate(scales):
-        trial = _with_scale(scenario, float(factor))
+
+    def moments(factor: float, indices: range) -> np.ndarray:
+        trial = _with_scale(scenario, factor)
         values = []
-        for r in range(replications):
+        for r in indices:
             events, _absences = log_events(trial, r, scenario.seed)
             frame = events_frame(events, dates_only=log.dates_only)
             values.append(log_moments(frame, stages, team, log.end_day))
             if progress is not None:
                 progress(1)
-        arr = np.array(values)
-        means[g] = arr.mean(axis=0)
-        variances[g] = arr.var(axis=0, ddof=1) if replications > 1 else arr.mean(axis=0) ** 2
-    floor = np.maximum(np.median(variances, axis=0) * 1e-3, 1e-9)
-    weights = 1.0 / (np.maximum(variances, floor) * (1.0 + 1.0 / replications))
-    objective = np.sum((means - observed) ** 2 * weights, axis=1)
+        return np.array(values)
+
+    scales = np.exp(np.linspace(math.log(low), math.log(high), grid))
+    runs = [moments(float(f), range(replications)) for f in scales]
+    means = np.array([r.mean(axis=0) for r in runs])
+    # the moments, not the objective, are smooth in s (common random numbers): interpolate them
     fine = np.linspace(math.log(low), math.log(high), 2001)
-    curve = interpolate.PchipInterpolator(np.log(scales), objective)(fine)
+    curves = interpolate.PchipInterpolator(np.log(scales), means, axis=0)(fine)
+    # step 1: a first estimate, each moment weighted by its variance pooled over the grid
+    pooled = np.median([r.var(axis=0, ddof=1) for r in runs], axis=0) if replications > 1 else 1.0
+    first = int(np.argmin(np.sum((curves - observed) ** 2 / np.maximum(pooled, 1e-12), axis=1)))
+    # step 2: the moments' covariance at that estimate, from further independent replications
+    extra = moments(
+        float(math.exp(fine[first])), range(replications, replications + covariance_replications)
+    )
+    covariance = np.atleast_2d(np.cov(extra.T)) * (1.0 + 1.0 / replications)
+    covariance += np.eye(len(observed)) * 1e-9 * max(float(np.trace(covariance)), 1e-9)
+    weight = np.linalg.inv(covariance)
+    gaps = curves - observed
+    curve = np.einsum("ij,jk,ik->i", gaps, weight, gaps)
     best = int(np.argmin(curve))
     inside = np.flatnonzero(curve - curve[best] <= stats.chi2.ppf(0.95, 1))
     ci = (float(math.exp(fine[inside.min()])), float(math.exp(fine[inside.max()])))
+    grid_gaps = means - observed
     n = int((log.events["activity"] == "stage_end").sum())
     return EffortScaleFit(
         scale=float(math.exp(fine[best])),
         ci=ci,
         grid=scales,
-        objective=objective,
+        objective=np.einsum("ij,jk,ik->i", grid_gaps, weight, grid_gaps),
         observed=observed,
         simulated=means,
         n=n,
