@@ -286,10 +286,18 @@ def calibrate(
             )
             if not fit_kind.episodes:
                 estimates.append(rate_estimate)
-                absent_notes.append(
-                    f"{key}: no episodes in the log (95% CI of the rate "
-                    f"[0, {fit_kind.rate_ci[1]:.3g}] a year): left out"
-                )
+                upper = fit_kind.rate_ci[1]
+                if base_kind and base_kind.get("episodes_per_year", 0.0) <= upper:
+                    leave_out[key] = base_kind
+                    comments[f"leave.{key}"] = (
+                        f"no episodes in the log (rate's 95% CI [0, {upper:.3g}] a year); the "
+                        "base's rate lies within it: from the base"
+                    )
+                else:
+                    absent_notes.append(
+                        f"{key}: no episodes in the log (rate's 95% CI [0, {upper:.3g}] a year): "
+                        "left out"
+                    )
                 continue
             if fit_kind.lengths is not None:
                 days = fit_kind.lengths.best.distribution()
