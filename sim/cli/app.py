@@ -15,6 +15,7 @@ from sim.cli.backtest import backtest_command
 from sim.cli.calibrate import calibrate_command
 from sim.cli.compare import compare
 from sim.cli.export_log import export_log_command
+from sim.cli.forecast import forecast
 from sim.cli.run import run, schema, validate
 from sim.cli.sweep import sweep, sweep_report
 
@@ -31,6 +32,7 @@ cli.add_command(validate)
 cli.add_command(schema)
 cli.add_command(run)
 cli.add_command(compare)
+cli.add_command(forecast)
 cli.add_command(sweep)
 cli.add_command(sweep_report)
 cli.add_command(export_log_command)
