@@ -34,7 +34,8 @@ __all__ = ["export_log_command"]
     help="Folder for events.csv, absences.csv and staff.csv.",
 )
 @click.option(
-    "--start-date", default="2024-01-01", show_default=True, help="The calendar date of day 0."
+    "--start-date",
+    help="The calendar date of day 0 (default: the scenario's start_date, else 2024-01-01).",
 )
 @click.option("--no-hours", is_flag=True, help="Leave the hours column empty.")
 @click.option("--dates-only", is_flag=True, help="Write dates rather than date-times.")
@@ -44,7 +45,7 @@ def export_log_command(
     seed: int | None,
     overrides: tuple[str, ...],
     out: str,
-    start_date: str,
+    start_date: str | None,
     no_hours: bool,
     dates_only: bool,
 ) -> None:
@@ -59,10 +60,11 @@ def export_log_command(
     from sim.experiments.export_log import export_log
 
     scenario = load_or_exit(file, overrides)
-    try:
-        pd.Timestamp(start_date)
-    except ValueError:
-        fail_input([f"--start-date: {start_date!r} is not an ISO date"])
+    if start_date is not None:
+        try:
+            pd.Timestamp(start_date)
+        except ValueError:
+            fail_input([f"--start-date: {start_date!r} is not an ISO date"])
     written = export_log(
         scenario,
         replication,

@@ -58,10 +58,15 @@ class Backtest:
 
 
 def over_log(scenario: Scenario, log: CaseLog) -> Scenario:
-    """``scenario`` run over the log's period: horizon the log's length, no warm-up."""
+    """``scenario`` run over the log's period: day 0 the log's first day, horizon its length, no
+    warm-up."""
     data = scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
     data["horizon_days"] = float(np.floor(log.end_day))
     data["warmup_days"] = 0.0
+    data["start_date"] = log.start.date().isoformat()
+    roster = data.get("team", {}).get("roster")
+    if roster:
+        roster["day_0_weekday"] = log.start.strftime("%a").lower()
     return scenario_from_dict(data, source=scenario.name)
 
 

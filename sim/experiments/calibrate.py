@@ -247,7 +247,8 @@ def calibrate(
         stages_out.append(entry)
     # --- team, leave, policies
     team = dict(base_data.get("team", {}))
-    team.pop("roster", None) if base is None else None
+    if "roster" in team:  # day 0 is the log's first day: its weekday
+        team["roster"] = {**team["roster"], "day_0_weekday": log.start.strftime("%a").lower()}
     team["detectives"] = [
         {"name": d, "count": 1, "fte": float(f)}
         for d, f in zip(log.staff["detective"], log.staff["fte"], strict=True)
@@ -367,6 +368,7 @@ def calibrate(
     scenario: dict[str, Any] = {
         "name": name,
         "description": f"Fitted by polit-sim calibrate to the log in {log.folder}",
+        "start_date": log.start.date().isoformat(),
         "horizon_days": float(math.floor(log.end_day)),
         "warmup_days": 0.0,
         "replications": base_data.get("replications", 30),
@@ -385,6 +387,7 @@ def calibrate(
         if base_data.get(key):
             scenario[key] = base_data[key]
     comments["horizon_days"] = "the log's length; warm-up 0: the log starts from an empty team"
+    comments["start_date"] = "the log's first day"
     result = Calibration(
         scenario, estimates, comments, arrivals, durations, leave_fits, annual, allocation, on_leave
     )

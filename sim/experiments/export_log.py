@@ -94,7 +94,7 @@ def export_log(
     out: Path,
     *,
     seed: int | None = None,
-    start_date: str = "2024-01-01",
+    start_date: str | None = None,
     with_hours: bool = True,
     dates_only: bool = False,
 ) -> ExportedLog:
@@ -104,7 +104,8 @@ def export_log(
         scenario: what to simulate (its whole horizon is written).
         replication: which replication (with ``seed``, it fixes every random stream).
         out: the folder to write ``events.csv``, ``absences.csv`` and ``staff.csv`` to.
-        start_date: the date of day 0.
+        start_date: the date of day 0 (default: the scenario's ``start_date``, else
+            2024-01-01).
         with_hours: write each block's hours in the ``hours`` column (else leave it empty).
         dates_only: write dates rather than date-times.
     """
@@ -117,6 +118,9 @@ def export_log(
     team = scenario.team
     ftes = [g.fte for g in team.detectives for _ in range(g.count)]
     staff = list(zip(team.detective_names(), ftes, strict=True))
-    paths = write_log(out, pd.Timestamp(start_date), events, absences, staff, dates_only=dates_only)
+    day_0 = pd.Timestamp(
+        start_date or (scenario.start_date.isoformat() if scenario.start_date else "2024-01-01")
+    )
+    paths = write_log(out, day_0, events, absences, staff, dates_only=dates_only)
     cases = sum(1 for e in events if e.activity == "referral")
     return ExportedLog(paths=paths, events=len(events), cases=cases, absences=len(absences))
