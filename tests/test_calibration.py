@@ -17,12 +17,15 @@ from sim.analysis.fitting import fit_durations
 from sim.analysis.log_stats import duration_sample, grade_shares, stage_spells
 from sim.cli.app import cli
 from sim.engine.referrals import draw_referrals
+from sim.engine.replication import run_replication
 from sim.engine.streams import Streams
 from sim.experiments.backtest import backtest
 from sim.experiments.calibrate import calibrate
 from sim.experiments.export_log import export_log
 from sim.scenario import GRADE_NAMES, scenario_from_dict
 from sim.state.case_log import read_log
+from sim.state.initial import snapshot_from_captured
+from sim.state.log_snapshot import snapshot_at
 
 TRUTH = Path(__file__).parent / "data" / "calibration_truth.yaml"
 
@@ -229,7 +232,46 @@ def test_backtest_coverage(tmp_path: Path) -> None:
     """A log exported from the scenario itself is inside the 90% band in 80% of months or more."""
     truth = _truth(horizon_days=540.0)
     export_log(truth, 0, tmp_path, seed=4242)
-    result = backtest(truth, read_log(tmp_path), replications=40)
+    log = read_log(tmp_path)
+    result = backtest(truth, log, replications=40)
+    assert result.coverage >= 0.8, result.months
+    assert result.cut_date is None
+
+
+def test_log_snapshot_matches_the_engine_state(tmp_path: Path) -> None:
+    """The log's state at a cut date equals the engine's own picture of that day (capture_at):
+    the same open cases with the same grade, stage, holder, referral, external start and
+    inheritance; progress and hours differ only for blocks of work under way at the cut."""
+    data = _truth(horizon_days=365.0).model_dump(mode="json", by_alias=True, exclude_none=True)
+    truth = scenario_from_dict({**data, "start_date": "2024-01-01"})
+    captured = run_replication(truth, 0, 9, capture_at=200.0).extra["captured"]
+    engine = {str(int(c.case_id) + 1): c for c in snapshot_from_captured(captured, truth).cases}
+    export_log(truth, 0, tmp_path, seed=9)
+    stages = [s.name for s in truth.cases.stages]
+    external = [s.name for s in truth.cases.stages if not s.is_team]
+    mine = {c.case_id: c for c in snapshot_at(read_log(tmp_path), 200, stages, external).cases}
+    assert set(mine) == set(engine) and len(mine) > 50
+    fields = ("grade", "stage", "owner", "referral_date", "external_since", "inherited")
+    for case_id, case in mine.items():
+        assert all(getattr(case, f) == getattr(engine[case_id], f) for f in fields), case_id
+    differ = [
+        k
+        for k, c in mine.items()
+        if c.last_progress_date != engine[k].last_progress_date
+        or abs(c.stage_hours_done - engine[k].stage_hours_done) > 1e-6
+    ]
+    assert len(differ) <= len(truth.team.detective_names())
+
+
+def test_backtest_from_a_cut_date(tmp_path: Path) -> None:
+    """From the log's state at a cut date (open cases and absences as a forecast snapshot), a log
+    exported from the scenario is inside the 90% band in 80% of the later months or more."""
+    truth = _truth(horizon_days=540.0)
+    export_log(truth, 0, tmp_path, seed=4242)
+    log = read_log(tmp_path)
+    result = backtest(truth, log, replications=40, cut_day=180)
+    assert result.cut_date == "2024-06-29"
+    assert len(result.months) == 11 and result.months["end_day"].iloc[0] > 180
     assert result.coverage >= 0.8, result.months
 
 

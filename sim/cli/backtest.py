@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from sim.cli.calibrate import read_log_or_exit
-from sim.cli.common import ProgressBar, load_or_exit
+from sim.cli.common import ProgressBar, fail_input, load_or_exit
 
 __all__ = ["backtest_command"]
 
@@ -25,6 +25,11 @@ __all__ = ["backtest_command"]
     show_default=True,
     help="Exit 1 when the coverage of the 90% band is below this.",
 )
+@click.option(
+    "--cut-date",
+    help="Start from the log's state on this date (its open cases and absences) instead of its "
+    "first day; only the months after it are compared.",
+)
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the back-test report.")
 @click.option("--workers", "-w", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
@@ -37,6 +42,7 @@ def backtest_command(
     out: str | None,
     workers: int,
     quiet: bool,
+    cut_date: str | None,
 ) -> None:
     """Simulate SCENARIO_FILE over the period of the log in LOG_DIR, from the log's start, and
     show the observed backlog, closures, waits and gaps against the simulated 90% bands.
@@ -47,17 +53,40 @@ def backtest_command(
     scenario = load_or_exit(scenario_file)
     log = read_log_or_exit(log_dir, scenario)
     assert isinstance(log, CaseLog)
+    cut_day = None
+    if cut_date is not None:
+        import pandas as pd
+
+        try:
+            cut_day = int((pd.Timestamp(cut_date).normalize() - log.start).days)
+        except ValueError:
+            fail_input([f"--cut-date: {cut_date!r} is not an ISO date"])
+        if not 0 < cut_day < log.end_day - 31:
+            fail_input(
+                [
+                    f"--cut-date: {cut_date} is not inside the log's period "
+                    f"({log.start.date()} to {log.date_of(log.end_day - 1).date()}) with a month "
+                    "after it"
+                ]
+            )
     bar = ProgressBar(replications, scenario.name, enabled=not quiet)
     try:
         result = backtest(
-            scenario, log, replications=replications, seed=seed, workers=workers, progress=bar
+            scenario,
+            log,
+            replications=replications,
+            seed=seed,
+            workers=workers,
+            cut_day=cut_day,
+            progress=bar,
         )
     finally:
         bar.close()
     click.echo(
         f"{scenario.name} on {log_dir}: coverage {result.coverage:.0%} of months inside the "
         f"90% band (backlog {result.backlog_coverage:.0%}, closures "
-        f"{result.closures_coverage:.0%}; {replications} replications)"
+        f"{result.closures_coverage:.0%}; {replications} replications"
+        + (f", from the log's state on {result.cut_date})" if result.cut_date else ")")
     )
     if out:
         from sim.report.calibration import write_backtest_report

@@ -12,6 +12,7 @@ neglect (waiting on the team itself) are compared by quantiles.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -21,15 +22,21 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.log_stats import (
+    MONTH_DAYS,
     backlog_path,
     first_waits,
     longest_gaps,
     month_edges,
     monthly_closures,
 )
+from sim.engine.replication import run_replication
+from sim.engine.streams import Streams
 from sim.experiments.export_log import log_events
+from sim.experiments.forecast import forecast_scenario
 from sim.scenario import Scenario, scenario_from_dict
 from sim.state.case_log import CaseLog, events_frame
+from sim.state.initial import PreparedSnapshot, prepare
+from sim.state.log_snapshot import snapshot_at
 
 __all__ = ["Backtest", "backtest", "over_log"]
 
@@ -47,6 +54,7 @@ class Backtest:
         coverage: share of observed months (backlog and closures together) inside the band.
         backlog_coverage, closures_coverage: the same for each series alone.
         replications: how many were simulated.
+        cut_date: the date the simulation started from the log's state (None: its first day).
     """
 
     months: pd.DataFrame
@@ -55,6 +63,7 @@ class Backtest:
     backlog_coverage: float
     closures_coverage: float
     replications: int
+    cut_date: str | None = None
 
 
 def over_log(scenario: Scenario, log: CaseLog) -> Scenario:
@@ -108,13 +117,22 @@ def backtest(
     replications: int = 40,
     seed: int | None = None,
     workers: int = 1,
+    cut_day: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Backtest:
-    """Simulate ``scenario`` over the log's period and compare it with the log."""
+    """Simulate ``scenario`` over the log's period and compare it with the log.
+
+    Args:
+        cut_day: start from the log's state at this day (its open cases and absences, as a
+            forecast snapshot) rather than from its first day with an empty team; only the months
+            after it are compared.
+    """
     run = over_log(scenario, log)
+    root = scenario.seed if seed is None else seed
+    if cut_day:
+        return _from_cut(run, log, int(cut_day), replications, root, progress)
     edges = month_edges(run.horizon_days)
     ends = edges[1:]
-    root = scenario.seed if seed is None else seed
     jobs = [(run, r, root, log.dates_only) for r in range(replications)]
     results: dict[int, Measures] = {}
     if workers <= 1:
@@ -136,6 +154,26 @@ def backtest(
     closures = np.array([m[1] for m in simulated], dtype=float)
     observed = _measure(log.events, run, run.horizon_days)
     observed_backlog, observed_closures = observed[0], observed[1]
+    compared = [
+        (name, observed[i], [m[i] for m in simulated])
+        for i, name in ((2, "wait_days"), (3, "longest_gap_days"), (4, "longest_neglect_days"))
+    ]
+    return _assemble(
+        log, ends, backlog, closures, observed_backlog, observed_closures, compared, replications
+    )
+
+
+def _assemble(
+    log: CaseLog,
+    ends: np.ndarray,
+    backlog: np.ndarray,
+    closures: np.ndarray,
+    observed_backlog: np.ndarray,
+    observed_closures: np.ndarray,
+    measures: list[tuple[str, np.ndarray, list[np.ndarray]]],
+    replications: int,
+) -> Backtest:
+    """Bands, coverage and the distributions' table from simulated and observed series."""
     b_low, b_med, b_high = _band(backlog)
     c_low, c_med, c_high = _band(closures)
     months = pd.DataFrame(
@@ -156,15 +194,14 @@ def backtest(
     inside_b = (observed_backlog >= b_low) & (observed_backlog <= b_high)
     inside_c = (observed_closures >= c_low) & (observed_closures <= c_high)
     rows = []
-    for i, measure in ((2, "wait_days"), (3, "longest_gap_days"), (4, "longest_neglect_days")):
+    for measure, values, simulated in measures:
         sim_q = np.array(
             [
-                np.quantile(m[i], QUANTILES) if len(m[i]) else np.full(len(QUANTILES), np.nan)
+                np.quantile(m, QUANTILES) if len(m) else np.full(len(QUANTILES), np.nan)
                 for m in simulated
             ]
         )
         low, median, high = _band(sim_q)
-        values = observed[i]
         for k, q in enumerate(QUANTILES):
             value = float(np.quantile(values, q)) if len(values) else float("nan")
             rows.append(
@@ -182,3 +219,62 @@ def backtest(
         closures_coverage=float(inside_c.mean()) if n else float("nan"),
         replications=replications,
     )
+
+
+def _from_cut(
+    run: Scenario,
+    log: CaseLog,
+    cut_day: int,
+    replications: int,
+    root: int,
+    progress: Callable[[int], None] | None,
+) -> Backtest:
+    """The back-test from the log's state at ``cut_day`` (see :func:`backtest`)."""
+    stages = [s.name for s in run.cases.stages]
+    external = [s.name for s in run.cases.stages if not s.is_team]
+    prepared: PreparedSnapshot = prepare(snapshot_at(log, cut_day, stages, external), run)
+    day = prepared.day
+    months = int((run.horizon_days - day) // MONTH_DAYS)
+    edges = day + np.arange(months + 1) * MONTH_DAYS
+    ends = edges[1:]
+    forward = forecast_scenario(run, day, run.horizon_days - day)
+    backlog = np.zeros((replications, len(ends)))
+    closures = np.zeros((replications, len(ends)))
+    waits: list[np.ndarray] = []
+    for r in range(replications):
+        state = prepared.initial_state(Streams(root, r))
+        records = run_replication(forward, r, root, initial=state)
+        initial_closed = np.asarray(records.extra["initial"]["closed_day"], dtype=float)
+        arrival = records.cases["arrival_day"]
+        closed = records.cases["closed_day"]
+        every_closed = np.concatenate((initial_closed, closed))
+        done = np.sort(every_closed[~np.isnan(every_closed)])
+        backlog[r] = (
+            len(initial_closed)
+            + np.searchsorted(np.sort(arrival), ends, side="right")
+            - np.searchsorted(done, ends, side="right")
+        )
+        closures[r] = np.histogram(done, bins=edges)[0]
+        wait = records.cases["first_work_day"] - arrival
+        if log.dates_only:
+            wait = np.floor(records.cases["first_work_day"]) - np.floor(arrival)
+        waits.append(wait[~np.isnan(wait)])
+        if progress is not None:
+            progress(1)
+    events = log.events
+    observed_backlog = backlog_path(events, ends)
+    observed_closures = monthly_closures(events, edges)
+    late = events[events["activity"] == "referral"]
+    late_ids = set(late.loc[late["day"] >= day, "case_id"])
+    observed_waits = first_waits(events[events["case_id"].isin(late_ids)])
+    result = _assemble(
+        log,
+        ends,
+        backlog,
+        closures,
+        observed_backlog,
+        observed_closures,
+        [("wait_days", observed_waits, waits)],
+        replications,
+    )
+    return dataclasses.replace(result, cut_date=log.date_of(day).date().isoformat())

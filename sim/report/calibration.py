@@ -248,7 +248,13 @@ def write_backtest_report(result: Any, folder: Path, title: str) -> list[Path]:
         f"<h1>Back-test: {html.escape(title)}</h1>"
         f"<p><b>Coverage: {result.coverage:.0%}</b> of observed months inside the simulated 90% "
         f"band (backlog {result.backlog_coverage:.0%}, closures {result.closures_coverage:.0%}; "
-        f"{result.replications} replications, from the log's start).</p>"
+        f"{result.replications} replications, "
+        + (
+            f"from the log's state on {result.cut_date}"
+            if result.cut_date
+            else "from the log's first day with an empty team"
+        )
+        + ").</p>"
         + _embed(written[0], "observed against simulated bands")
         + "<h2>Waits and gaps</h2>"
         + dist
