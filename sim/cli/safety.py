@@ -26,6 +26,7 @@ __all__ = [
     "SafeGroup",
     "check_folder_path",
     "check_out_dir",
+    "check_out_file",
     "out_dir_problem",
     "path_problem",
     "preflight_or_exit",
@@ -118,6 +119,49 @@ def check_folder_path(
     if problem is not None:
         fail_input([problem.replace("--out", option, 1)])
     return Path(raw)
+
+
+def check_out_file(raw: str, marker: str, option: str = "--out") -> Path:
+    """Exit 2 with one line unless ``raw`` may be written as a file: a new file in a writable
+    folder, or a file an earlier run of the command wrote (its first 4 KiB hold ``marker``).
+
+    A symbolic link, a folder, a path under a file and any other existing file are refused, so
+    that a command never overwrites a file it did not write (say, a scenario of one's own).
+    """
+    text = raw.rstrip("/")
+    path = Path(raw)
+    problem: str | None = None
+    if not raw.strip() or raw.endswith("/") or text in (".", "..") or "\0" in raw:
+        problem = f"{option} {raw}: not a file name"
+    elif os.path.islink(text):
+        problem = f"{option} {raw}: is a symbolic link; give the real file"
+    elif os.path.isdir(text):
+        problem = f"{option} {raw}: is a folder, not a file"
+    else:
+        for parent in reversed(path.absolute().parents):
+            if os.path.lexists(parent) and not parent.is_dir():
+                problem = f"{option} {raw}: lies under {parent}, which is a file"
+                break
+    if problem is None and os.path.lexists(text):
+        try:
+            with open(text, "rb") as handle:
+                head = handle.read(4096) if path.is_file() else b""
+        except OSError as error:
+            head = b""
+            problem = f"{option} {raw}: cannot be read: {error.strerror}"
+        if problem is None and marker.encode() not in head:
+            problem = f"{option} {raw}: exists and was not written by polit-sim; choose a new file"
+    if problem is None:
+        parent = path.absolute().parent
+        while not parent.exists():
+            parent = parent.parent
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=".polit-sim-probe.", dir=parent))
+        except OSError as error:
+            problem = f"{option} {raw}: cannot write in {parent}: {error.strerror}"
+    if problem is not None:
+        fail_input([problem])
+    return path
 
 
 def _write_problem(raw: str, path: Path) -> str | None:
