@@ -375,3 +375,57 @@ def test_forecast_and_optimise_out_folders_are_checked_before_running(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and refused in lines[0], lines
     assert _snapshot(tmp_path) == before
+
+
+LOG = str(ROOT / "examples" / "calibration" / "log")
+
+
+def _own_scenario(base: Path) -> str:
+    (base / "mine.yaml").write_text("name: mine  # a planner's own scenario\n", encoding="utf-8")
+    return "mine.yaml"
+
+
+CALIBRATION_COMMANDS = [
+    ("calibrate", ["calibrate", LOG, "-q", "--out"], _own_scenario, "not written by polit-sim"),
+    ("calibrate", ["calibrate", LOG, "-q", "--out"], _symlink, "symbolic link"),
+    ("calibrate", ["calibrate", LOG, "-q", "--out"], _empty, "is a folder"),
+    (
+        "export-log",
+        ["export-log", str(ROOT / "scenarios" / "baseline.yaml"), "--out"],
+        _folder_with_notes,
+        "notes.txt",
+    ),
+    (
+        "backtest",
+        ["backtest", LOG, str(ROOT / "examples" / "calibration" / "fitted.yaml"), "--out"],
+        _folder_with_notes,
+        "notes.txt",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "make", "refused"),
+    CALIBRATION_COMMANDS,
+    ids=[f"{c[0]}-{c[2].__name__.strip('_')}" for c in CALIBRATION_COMMANDS],
+)
+def test_calibration_commands_never_overwrite_what_they_did_not_write(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    args: list[str],
+    make: Callable[[Path], str],
+    refused: str,
+) -> None:
+    """calibrate overwrites only a file calibrate wrote; export-log and backtest write only into
+    folders of their own files: anything else is refused up front (exit 2, one line)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    out = make(work)
+    before = _snapshot(tmp_path)
+    monkeypatch.chdir(work)
+    result = CliRunner().invoke(cli, [*args, out])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and refused in lines[0], lines
+    assert _snapshot(tmp_path) == before
