@@ -28,6 +28,7 @@ import csv
 import datetime
 import io
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +128,9 @@ def parse_date(text: str) -> datetime.date:
 
 
 def _read_rows(path: Path, problems: list[str]) -> tuple[list[str], list[dict[str, str]]] | None:
+    if not os.path.lexists(path):
+        problems.append(f"{path}: no such file")
+        return None
     try:
         # A regular file of bounded size: never a FIFO that blocks or a device that never ends.
         raw = read_regular_file(path, str(path), limit=MAX_CSV_BYTES)
