@@ -34,7 +34,7 @@ class WellbeingCare(SupervisionState):
         for case_id, (case, marker) in list(self.handovers.items()):
             if case.closed_day is not None or case.idle_since != marker:
                 del self.handovers[case_id]
-                case.priority -= 1
+                self.team.change_priority(case, -1)
                 if case.owner is not None and case.closed_day is None:
                     self.team.notify(case.owner)
         total = 0.0

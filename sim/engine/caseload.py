@@ -9,7 +9,10 @@ on it; the methods it calls on them are declared here.
 from __future__ import annotations
 
 import heapq
+import itertools
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import Any
 
 import simpy
@@ -23,12 +26,26 @@ __all__ = ["Caseloads", "TraceSink"]
 
 TraceSink = list[tuple[Any, ...]] | None
 
+_order_seq = attrgetter("order_seq")
+
 
 class Caseloads:
     """The team of one replication: detectives, their caseloads, the team queue and the pool.
 
     The constructor's arguments are those of :class:`sim.engine.team.TeamState`.
+
+    Each detective's actionable cases (owned, not parked at an external unit) are also kept in a
+    priority heap ordered as the work order ranks them, when the rule's key is stable (see
+    :class:`sim.policies.WorkOrderPolicy`): entries are ``(key, caseload order, tick, case)``;
+    a change of key (:meth:`rerank`), owner or parking gives the case a fresh entry or none, and
+    entries that are no longer the case's own (``case.ranked``) are dropped when they reach the
+    top. Equal keys fall back on the caseload order, as a scan of the caseload would.
     """
+
+    index_work_order = True
+    """Keep the per-detective heaps (off: scan every caseload at every choice, the reference)."""
+    check_work_order = False
+    """Check every choice made from a heap against a scan of the caseload (tests)."""
 
     def __init__(
         self,
@@ -67,6 +84,13 @@ class Caseloads:
         self._arrived = 0
         self._arrival_days: Sequence[float] = ()
         self._make_case: Callable[[int], Case] = lambda i: Case(i, 0.0, 0, [], [])
+        self.indexed = self.index_work_order and bool(getattr(work_order, "stable_key", False))
+        self._key = work_order.key
+        self._heaps: dict[Detective, list[tuple[Any, ...]]] = {d: [] for d in detectives}
+        # per detective, how many of their cases are actionable (not parked)
+        self._actionable: dict[Detective, int] = {d: 0 for d in detectives}
+        self._seqs = itertools.count()
+        self._ticks = itertools.count()
 
     # --- TeamView ---------------------------------------------------------------------------
 
@@ -111,7 +135,7 @@ class Caseloads:
         """Make ``detective`` the owner of ``case``; ``moved`` marks a reallocation."""
         previous = case.owner
         if previous is not None:
-            previous.caseload.remove(case)
+            self._leave_caseload(case, previous)
             case.hand_over(self.env.now)
         else:  # Case.hand_over, inline for the common hand-over: from the queue or pool
             now = self.env.now
@@ -122,10 +146,10 @@ class Caseloads:
                     case.spell_queued += now - start
             case.held_since = now
         case.owner = detective
-        detective.caseload.append(case)
         if moved:
             case.owner_changes += 1
             case.inherited = True
+        self._join_caseload(case, detective)
         if self.trace is not None:
             self.trace.append(("own", self.env.now, case.case_id, detective.name, moved))
         if notify and not case.parked:
@@ -135,7 +159,7 @@ class Caseloads:
         """Take ``case`` away from its owner (it goes to the team queue or the pool next)."""
         owner = case.owner
         if owner is not None:
-            owner.caseload.remove(case)
+            self._leave_caseload(case, owner)
             case.hand_over(self.env.now)
             case.owner = None
             case.owner_changes += 1
@@ -194,6 +218,101 @@ class Caseloads:
                 queue.pop()
                 heapq.heapify(queue)
                 return
+
+    # --- caseload order: actionable counts and per-detective heaps -------------------------
+
+    def _join_caseload(self, case: Case, detective: Detective) -> None:
+        """``case`` joins the end of ``detective``'s caseload."""
+        detective.caseload.append(case)
+        case.order_seq = next(self._seqs)
+        if not case.parked:
+            self._actionable[detective] += 1
+            if self.indexed:
+                self._rank(case, detective)
+
+    def _leave_caseload(self, case: Case, detective: Detective) -> None:
+        """``case`` leaves ``detective``'s caseload (another owner, the queue, or closed)."""
+        caseload = detective.caseload
+        # A caseload is in joining order, so sorted by order_seq: find the case by bisection
+        # rather than comparing it with every case before it.
+        i = bisect_left(caseload, case.order_seq, key=_order_seq)
+        if i < len(caseload) and caseload[i] is case:
+            del caseload[i]
+        else:  # put there by hand (tests)
+            caseload.remove(case)
+        case.ranked = None
+        if not case.parked:
+            self._actionable[detective] -= 1
+        if not caseload:  # every entry left in the heap is stale
+            self._heaps[detective].clear()
+
+    def _rank(self, case: Case, owner: Detective) -> None:
+        """Give ``case`` a fresh entry in ``owner``'s heap; its earlier entries become stale."""
+        entry = (self._key(case), case.order_seq, next(self._ticks), case)
+        case.ranked = entry
+        heapq.heappush(self._heaps[owner], entry)
+
+    def set_parked(self, case: Case, parked: bool) -> None:
+        """``case`` waits on an external unit (``parked``) or on the team again."""
+        if case.parked is parked:
+            return
+        case.parked = parked
+        owner = case.owner
+        if owner is None or case.closed_day is not None:
+            return
+        if parked:
+            self._actionable[owner] -= 1
+            case.ranked = None
+        else:
+            self._actionable[owner] += 1
+            if self.indexed:
+                self._rank(case, owner)
+
+    def rerank(self, case: Case) -> None:
+        """``case``'s work-order key may have changed (its priority): rank it afresh."""
+        owner = case.owner
+        if self.indexed and owner is not None and not case.parked and case.closed_day is None:
+            self._rank(case, owner)
+
+    def change_priority(self, case: Case, step: int) -> None:
+        """Raise (``step`` > 0) or lower ``case``'s priority in the work order."""
+        case.priority += step
+        self.rerank(case)
+
+    def first_in_order(self, detective: Detective) -> Case | None:
+        """The actionable case of ``detective``'s that the work order ranks first, if any."""
+        if self.indexed:
+            heap = self._heaps[detective]
+            while heap:
+                entry = heap[0]
+                case: Case = entry[3]
+                if case.ranked is entry:
+                    if self.check_work_order:
+                        expected = self.scan_order(detective)
+                        assert case is expected, f"heap chose {case}, the scan {expected}"
+                    return case
+                heapq.heappop(heap)
+            if self.check_work_order:
+                assert self.scan_order(detective) is None
+            return None
+        return self.scan_order(detective)
+
+    def scan_order(self, detective: Detective) -> Case | None:
+        """:meth:`first_in_order` by scanning the caseload: the first of the smallest keys."""
+        key = self._key
+        best: Case | None = None
+        best_key: tuple[float, ...] | None = None
+        for case in detective.caseload:
+            if case.parked:
+                continue
+            case_key = key(case)
+            if best_key is None or case_key < best_key:
+                best, best_key = case, case_key
+        return best
+
+    def alone(self, detective: Detective) -> bool:
+        """Whether ``detective`` holds at most one actionable case."""
+        return self._actionable[detective] <= 1
 
     # --- provided by the work layer (sim.engine.work) ----------------------------------------
 
