@@ -20,7 +20,9 @@ from numpy.random import Generator
 
 from sim.domain.entities import Case, Detective
 from sim.engine.external import ExternalUnit
+from sim.engine.loads import LoadIndex
 from sim.policies import AllocationPolicy, ReallocationPolicy, WorkOrderPolicy
+from sim.policies.allocation import least_loaded
 
 __all__ = ["Caseloads", "TraceSink"]
 
@@ -44,8 +46,10 @@ class Caseloads:
 
     index_work_order = True
     """Keep the per-detective heaps (off: scan every caseload at every choice, the reference)."""
-    check_work_order = False
-    """Check every choice made from a heap against a scan of the caseload (tests)."""
+    check_indexes = False
+    """Check every choice made from an index against a scan (tests)."""
+    index_loads = True
+    """Answer :meth:`least_loaded` from a :class:`LoadIndex` (off: scan the present detectives)."""
 
     def __init__(
         self,
@@ -91,6 +95,8 @@ class Caseloads:
         self._actionable: dict[Detective, int] = {d: 0 for d in detectives}
         self._seqs = itertools.count()
         self._ticks = itertools.count()
+        self._present: tuple[Detective, ...] | None = None
+        self._load_indexes: dict[tuple[bool, bool], LoadIndex] = {}
 
     # --- TeamView ---------------------------------------------------------------------------
 
@@ -102,8 +108,36 @@ class Caseloads:
     def detectives(self) -> Sequence[Detective]:
         return self._detectives
 
-    def present(self) -> list[Detective]:
-        return [d for d in self._detectives if d.absences == 0]
+    def present(self) -> Sequence[Detective]:
+        present = self._present
+        if present is None:  # rebuilt after a change of presence only
+            present = self._present = tuple(d for d in self._detectives if d.absences == 0)
+        return present
+
+    def least_loaded(self, *, per_fte: bool = True, relief: bool = True) -> Detective | None:
+        if not self.index_loads:
+            return least_loaded(self.present(), per_fte=per_fte, relief=relief)
+        index = self._load_indexes.get((per_fte, relief))
+        if index is None:
+            index = LoadIndex(self._detectives, per_fte=per_fte, relief=relief)
+            self._load_indexes[(per_fte, relief)] = index
+        chosen = index.first()
+        if self.check_indexes:
+            expected = least_loaded(self.present(), per_fte=per_fte, relief=relief)
+            assert chosen is expected, f"the load index chose {chosen}, the scan {expected}"
+        return chosen
+
+    def presence_changed(self, detective: Detective) -> None:
+        """``detective`` went on leave or came back (``absences`` went from or to 0)."""
+        self._present = None
+        for index in self._load_indexes.values():
+            index.update(detective)
+
+    def set_relief(self, detective: Detective, relief: float) -> None:
+        """``detective`` is relieved of a share ``relief`` of their capacity (wellbeing support)."""
+        detective.relief = relief
+        for index in self._load_indexes.values():
+            index.update(detective)
 
     def by_name(self, name: str) -> Detective | None:
         return self._by_name.get(name)
@@ -194,7 +228,7 @@ class Caseloads:
 
     def flush_pool(self) -> None:
         """Offer every pooled case to the allocation rule again (push rules)."""
-        if not self.pool or not any(d.absences == 0 for d in self._detectives):
+        if not self.pool or not self.present():
             return
         pooled, self.pool = self.pool, []
         for case in pooled:
@@ -225,6 +259,8 @@ class Caseloads:
         """``case`` joins the end of ``detective``'s caseload."""
         detective.caseload.append(case)
         case.order_seq = next(self._seqs)
+        for index in self._load_indexes.values():
+            index.update(detective)
         if not case.parked:
             self._actionable[detective] += 1
             if self.indexed:
@@ -245,6 +281,8 @@ class Caseloads:
             self._actionable[detective] -= 1
         if not caseload:  # every entry left in the heap is stale
             self._heaps[detective].clear()
+        for index in self._load_indexes.values():
+            index.update(detective)
 
     def _rank(self, case: Case, owner: Detective) -> None:
         """Give ``case`` a fresh entry in ``owner``'s heap; its earlier entries become stale."""
@@ -287,12 +325,12 @@ class Caseloads:
                 entry = heap[0]
                 case: Case = entry[3]
                 if case.ranked is entry:
-                    if self.check_work_order:
+                    if self.check_indexes:
                         expected = self.scan_order(detective)
                         assert case is expected, f"heap chose {case}, the scan {expected}"
                     return case
                 heapq.heappop(heap)
-            if self.check_work_order:
+            if self.check_indexes:
                 assert self.scan_order(detective) is None
             return None
         return self.scan_order(detective)

@@ -81,6 +81,7 @@ class TeamState(Work):
         detective.absences += 1
         if detective.absences > 1:
             return
+        self.presence_changed(detective)
         now = self.env.now
         detective.absent_since = now
         detective.episode += 1
@@ -99,6 +100,7 @@ class TeamState(Work):
         detective.absences -= 1
         if detective.absences > 0:
             return
+        self.presence_changed(detective)
         now = self.env.now
         since: float = detective.absent_since  # type: ignore[assignment]
         detective.days_absent += now - since

@@ -48,8 +48,17 @@ class TeamView(Protocol):
         """Every detective, present or not, in scenario order."""
         ...
 
-    def present(self) -> list[Detective]:
+    def present(self) -> Sequence[Detective]:
         """The detectives at work now, in scenario order."""
+        ...
+
+    def least_loaded(self, *, per_fte: bool = True, relief: bool = True) -> Detective | None:
+        """The present detective :func:`sim.policies.allocation.least_loaded` would pick.
+
+        The one with the fewest open cases per FTE (per head without ``per_fte``), capacity
+        reduced by wellbeing relief unless ``relief`` is false; ties go to the first in scenario
+        order. The engine answers from an index rather than by scanning the team.
+        """
         ...
 
     def by_name(self, name: str) -> Detective | None:

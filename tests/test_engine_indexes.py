@@ -1,11 +1,13 @@
-"""The per-detective work-order heaps choose exactly what a scan of the caseload would.
+"""The engine's indexes choose exactly what the scans they replaced would.
 
-The engine keeps each detective's actionable cases in a priority heap with lazy invalidation
-(:class:`sim.engine.caseload.Caseloads`); the reference is the straightforward scan of the
-caseload it replaced, kept as ``index_work_order = False``. On random busy scenarios (the
-generators of ``tests/test_invariants.py``: leave, reallocation, reviews with action plans,
-wellbeing hand-overs, external stages), every choice made from a heap is checked against the scan
-(``check_work_order``), and the whole timeline and the records must equal the scan's.
+The engine keeps each detective's actionable cases in a priority heap with lazy invalidation, and
+the present detectives by load in a :class:`sim.engine.loads.LoadIndex`
+(:class:`sim.engine.caseload.Caseloads`); the references are the straightforward scans of the
+caseload and of the present detectives, kept as ``index_work_order = False`` and
+``index_loads = False``. On random busy scenarios (the generators of
+``tests/test_invariants.py``: leave, reallocation, reviews with action plans, wellbeing relief and
+hand-overs, external stages), every choice made from an index is checked against the scan
+(``check_indexes``), and the whole timeline and the records must equal the scans'.
 """
 
 from __future__ import annotations
@@ -45,13 +47,14 @@ class GradeOnly:
 
 @contextmanager
 def work_order_mode(*, indexed: bool, checked: bool = False) -> Iterator[None]:
-    """Run the engine with the heaps on or off (and every heap choice checked by a scan)."""
-    saved = Caseloads.index_work_order, Caseloads.check_work_order
-    Caseloads.index_work_order, Caseloads.check_work_order = indexed, checked
+    """Run the engine with its indexes on or off (and every indexed choice checked by a scan)."""
+    saved = Caseloads.index_work_order, Caseloads.index_loads, Caseloads.check_indexes
+    Caseloads.index_work_order = Caseloads.index_loads = indexed
+    Caseloads.check_indexes = checked
     try:
         yield
     finally:
-        Caseloads.index_work_order, Caseloads.check_work_order = saved
+        Caseloads.index_work_order, Caseloads.index_loads, Caseloads.check_indexes = saved
 
 
 def assert_same_records(a: ReplicationRecords, b: ReplicationRecords) -> None:
@@ -67,7 +70,7 @@ def assert_same_records(a: ReplicationRecords, b: ReplicationRecords) -> None:
 
 
 def heap_and_scan(scenario: Scenario) -> tuple[ReplicationRecords, ReplicationRecords]:
-    """One replication with checked heaps, and the same with the reference scan."""
+    """One replication with checked indexes, and the same with the reference scans."""
     with work_order_mode(indexed=True, checked=True):
         indexed = run_replication(scenario, 0, trace=True)
     with work_order_mode(indexed=False):
@@ -78,7 +81,7 @@ def heap_and_scan(scenario: Scenario) -> tuple[ReplicationRecords, ReplicationRe
 @given(scenarios())
 @FEWER
 def test_heaps_choose_as_the_scan_on_random_scenarios(scenario: Scenario) -> None:
-    """Same seed and scenario: the heap-driven run equals the scan-driven one, choice by choice."""
+    """Same seed and scenario: the indexed run equals the scanning one, choice by choice."""
     assert_same_records(*heap_and_scan(scenario))
 
 
