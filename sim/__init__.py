@@ -9,8 +9,12 @@ The Python API::
     sim.scenario_from_dict({...})  # the same, from a mapping
 """
 
-from sim.experiments.replications import Result, simulate
+from typing import TYPE_CHECKING, Any
+
 from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
+
+if TYPE_CHECKING:
+    from sim.experiments.replications import Result, simulate
 
 __all__ = [
     "Result",
@@ -21,3 +25,13 @@ __all__ = [
     "simulate",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # Result and simulate bring pandas and scipy.stats: imported on first use, so that reading
+    # a scenario (and the command line's start) does not pay for them.
+    if name in ("Result", "simulate"):
+        from sim.experiments import replications
+
+        return getattr(replications, name)
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")

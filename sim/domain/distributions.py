@@ -21,7 +21,6 @@ import numpy as np
 from numpy.random import Generator
 from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
-from scipy import stats
 
 __all__ = [
     "Distribution",
@@ -100,8 +99,10 @@ class Lognormal(_Dist):
         return math.log(self.mean_) - sigma2 / 2.0, math.sqrt(sigma2)
 
     def ppf(self, u: ArrayLike) -> FloatArray:
+        from scipy.special import ndtri  # the normal quantile (what stats.norm.ppf computes)
+
         mu, sigma = self._params
-        return np.exp(mu + sigma * stats.norm.ppf(u))
+        return np.exp(mu + sigma * ndtri(np.asarray(u, dtype=float)))
 
 
 class Gamma(_Dist):
@@ -120,6 +121,8 @@ class Gamma(_Dist):
         return self.sd**2 + self.mean_**2
 
     def ppf(self, u: ArrayLike) -> FloatArray:
+        from scipy import stats  # imported when first drawn: it takes half a second
+
         shape = (self.mean_ / self.sd) ** 2
         scale = self.sd**2 / self.mean_
         return np.asarray(stats.gamma.ppf(u, shape, scale=scale), dtype=float)
@@ -175,6 +178,8 @@ class Triangular(_Dist):
         return var + self.mean**2
 
     def ppf(self, u: ArrayLike) -> FloatArray:
+        from scipy import stats
+
         width = self.high - self.low
         c = (self.mode - self.low) / width
         return np.asarray(stats.triang.ppf(u, c, loc=self.low, scale=width), dtype=float)
