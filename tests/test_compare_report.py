@@ -34,10 +34,11 @@ class _Collect(HTMLParser):
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A short comparison of two scenarios written with its figures and report."""
+    """A short comparison of two scenarios written with its figures (PNG and SVG) and report."""
     out = tmp_path_factory.mktemp("cmp") / "out"
     sets = [x for s in SHORT for x in ("--set", s)]
-    result = CliRunner().invoke(cli, ["compare", *FILES, *sets, "-r", "3", "-q", "--out", str(out)])
+    args = ["compare", *FILES, *sets, "-r", "3", "-q", "--svg", "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     return out
 
@@ -85,3 +86,15 @@ def test_scenario_differences_lists_changed_fields_only() -> None:
     a = {"name": "a", "team": {"hours": 37, "groups": [{"n": 1}]}, "seed": 1}
     b = {"name": "b", "team": {"hours": 40, "groups": [{"n": 1}]}, "seed": 1, "extra": 2}
     assert scenario_differences(a, b) == [("extra", "—", 2), ("team.hours", 37, 40)]
+
+
+def test_figures_are_png_only_unless_svg_is_asked_for(tmp_path: Path) -> None:
+    """save_figure writes a PNG, and an SVG only with svg=True (compare's --svg)."""
+    import matplotlib.pyplot as plt
+
+    from sim.report.figures import save_figure
+
+    fig, ax = plt.subplots(layout="constrained")
+    ax.plot([0, 1], [0, 1])
+    assert save_figure(fig, tmp_path, "plain", svg=False) == [tmp_path / "plain.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain.png"]

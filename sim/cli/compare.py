@@ -48,6 +48,7 @@ __all__ = ["compare"]
 )
 @click.option("--workers", "-w", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--no-figures", is_flag=True, help="Write the tables only (no figures or report).")
+@click.option("--svg", is_flag=True, help="Also write every figure as SVG (PNG only by default).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def compare(
     files: tuple[str, ...],
@@ -61,6 +62,7 @@ def compare(
     max_replications: int,
     workers: int,
     no_figures: bool,
+    svg: bool,
     quiet: bool,
 ) -> None:
     """Run scenarios under common random numbers and compare each with the baseline.
@@ -124,9 +126,11 @@ def compare(
     out_dir = Path(out) if out else Path("results") / f"compare_{comparison.baseline}"
     extras = None
     if not no_figures:
+        from functools import partial
+
         from sim.report.compare import write_figures_and_report
 
-        extras = write_figures_and_report
+        extras = partial(write_figures_and_report, svg=svg)
     write_comparison(
         comparison,
         out_dir,

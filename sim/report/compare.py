@@ -51,14 +51,19 @@ def _most_neglected(result: Result, replication: int) -> dict[str, Any] | None:
     return row
 
 
-def comparison_figures(comparison: Comparison, folder: Path) -> dict[str, Path]:
-    """Draw every figure of a comparison into ``folder`` (PNG and SVG); returns PNGs by stem."""
+def comparison_figures(
+    comparison: Comparison, folder: Path, *, svg: bool = False
+) -> dict[str, Path]:
+    """Draw every figure of a comparison into ``folder`` (PNG, and SVG with ``svg``).
+
+    Returns the PNGs by stem.
+    """
     results = comparison.results
     base = results[comparison.baseline].scenario
     written: dict[str, Path] = {}
 
     def save(fig: Any, stem: str) -> None:
-        written[stem] = save_figure(fig, folder, stem)[0]
+        written[stem] = save_figure(fig, folder, stem, svg=svg)[0]
 
     save(neglect_survival_figure({n: r.cases for n, r in results.items()}), "neglect_survival")
     save(backlog_figure({n: r.backlog for n, r in results.items()}, base.warmup_days), "backlog")
@@ -347,11 +352,12 @@ def render_report(comparison: Comparison, figures: Mapping[str, Path]) -> str:
     return "\n".join(parts)
 
 
-def write_figures_and_report(comparison: Comparison, folder: Path) -> dict[str, Any]:
-    """Write the figures and ``report.html`` into ``folder``; returns manifest entries."""
-    figures = comparison_figures(comparison, folder)
+def write_figures_and_report(
+    comparison: Comparison, folder: Path, *, svg: bool = False
+) -> dict[str, Any]:
+    """Write the figures (SVG too with ``svg``) and ``report.html``; returns manifest entries."""
+    figures = comparison_figures(comparison, folder, svg=svg)
     (folder / "report.html").write_text(render_report(comparison, figures), encoding="utf-8")
-    files = sorted(
-        p.name for stem in figures for p in (folder / f"{stem}.png", folder / f"{stem}.svg")
-    )
+    formats = ("png", "svg") if svg else ("png",)
+    files = sorted(f"{stem}.{ext}" for stem in figures for ext in formats)
     return {"figures": files, "report": "report.html"}

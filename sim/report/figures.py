@@ -36,11 +36,17 @@ def _linestyle(i: int) -> str:
     return ("-", "--", ":", "-.")[(i // len(PALETTE)) % 4]
 
 
-def save_figure(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
-    """Save ``fig`` as PNG and SVG; returns the paths written."""
-    paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.svg"]
-    fig.savefig(paths[0], dpi=120, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight", metadata={"Date": None})
+def save_figure(fig: Figure, out_dir: Path, stem: str, *, svg: bool = True) -> list[Path]:
+    """Save ``fig`` as PNG, and as SVG too with ``svg``; returns the paths written.
+
+    Figures are laid out when drawn (constrained layout), so each format is drawn once: no
+    ``bbox_inches="tight"``, which draws a figure twice to measure it.
+    """
+    paths = [out_dir / f"{stem}.png"]
+    fig.savefig(paths[0], dpi=120)
+    if svg:
+        paths.append(out_dir / f"{stem}.svg")
+        fig.savefig(paths[1], metadata={"Date": None})
     plt.close(fig)
     return paths
 
@@ -49,7 +55,7 @@ def backlog_figure(
     backlogs: dict[str, pd.DataFrame], warmup_days: float = 0.0, confidence: float = 0.95
 ) -> Figure:
     """Open cases over time: the mean across replications with a confidence band per scenario."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
     for i, (name, frame) in enumerate(backlogs.items()):
         table = frame.pivot(index="day", columns="replication", values="open_cases")
         mean = table.mean(axis=1)
@@ -77,7 +83,7 @@ def neglect_survival_figure(
     A case still open at the horizon is right-censored at its neglect so far: it might yet go
     longer without progress.
     """
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
     for i, (name, frame) in enumerate(cases.items()):
         neglect = frame["longest_neglect_days"].to_numpy(dtype=float)
         censored = frame["censored"].to_numpy(dtype=bool)
@@ -132,6 +138,7 @@ def metrics_figure(table: pd.DataFrame, metrics: Sequence[str], columns: int = 3
         columns,
         figsize=(4.2 * columns, 0.35 * len(scenarios) * rows + 1.6 * rows),
         squeeze=False,
+        layout="constrained",
     )
     y = np.arange(len(scenarios))
     for ax, metric in zip(axes.flat, metrics, strict=False):
@@ -151,7 +158,6 @@ def metrics_figure(table: pd.DataFrame, metrics: Sequence[str], columns: int = 3
     for ax in list(axes.flat)[len(metrics) :]:
         ax.set_visible(False)
     fig.suptitle("Headline metrics per scenario (mean, 95% CI)")
-    fig.tight_layout()
     return fig
 
 
@@ -224,7 +230,9 @@ def detective_heatmap_figure(
             leave[index[name]] += overlap
     capacity = np.asarray(hours_per_day, dtype=float)[:, None] * (bin_days - leave)
     utilisation = np.divide(worked, capacity, out=np.full_like(worked, np.nan), where=capacity > 1)
-    fig, axes = plt.subplots(3, 1, figsize=(10, 1.2 + 0.45 * len(detectives) * 3), sharex=True)
+    fig, axes = plt.subplots(
+        3, 1, figsize=(10, 1.2 + 0.45 * len(detectives) * 3), sharex=True, layout="constrained"
+    )
     panels = [
         (utilisation, "utilisation of hours present (fraction)", "viridis", 0.0, 1.0),
         (caseload, "cases held (count)", "cividis", 0.0, None),
@@ -246,7 +254,6 @@ def detective_heatmap_figure(
         ax.set_title(label, fontsize=10)
     axes[-1].set_xlabel("day")
     fig.suptitle(title or "Per-detective utilisation, caseload and leave over time")
-    fig.tight_layout()
     return fig
 
 
@@ -266,7 +273,7 @@ def case_timeline_figure(
     flagged the case (``flagged_day``).
     """
     lanes = {name: i for i, name in enumerate(detectives)}
-    fig, ax = plt.subplots(figsize=(11, 1.5 + 0.5 * len(detectives)))
+    fig, ax = plt.subplots(figsize=(11, 1.5 + 0.5 * len(detectives)), layout="constrained")
     other: dict[str, list[tuple[float, float]]] = {}
     mine: dict[str, list[tuple[float, float]]] = {}
     holds: list[tuple[float, str | None]] = []
@@ -329,5 +336,4 @@ def case_timeline_figure(
     ax.set_xlim(0, horizon_days)
     ax.set_xlabel("day")
     ax.set_title(title or f"Timeline of case {case_id}")
-    fig.tight_layout()
     return fig

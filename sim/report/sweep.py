@@ -253,6 +253,7 @@ def _by_parameter_figure(
         figsize=(3.2 * len(params) + 1, 2.4 * len(metrics)),
         squeeze=False,
         sharex="col",
+        layout="constrained",
     )
     for i, metric in enumerate(metrics):
         for j, param in enumerate(params):
@@ -268,12 +269,13 @@ def _by_parameter_figure(
             if j == 0:
                 ax.set_ylabel(metric, fontsize=8)
     fig.suptitle("Each metric against each parameter (mean, 95% CI)")
-    fig.tight_layout()
     return fig
 
 
 def _sobol_figure(frame: pd.DataFrame, metrics: Sequence[str]) -> Figure:
-    fig, axes = plt.subplots(len(metrics), 1, figsize=(7, 2.2 * len(metrics)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(metrics), 1, figsize=(7, 2.2 * len(metrics)), squeeze=False, layout="constrained"
+    )
     for ax, metric in zip(axes[:, 0], metrics, strict=True):
         rows = frame[frame["metric"] == metric]
         x = np.arange(len(rows))
@@ -287,12 +289,11 @@ def _sobol_figure(frame: pd.DataFrame, metrics: Sequence[str]) -> Figure:
         ax.grid(alpha=0.3, axis="y")
     axes[0, 0].legend(fontsize=8)
     fig.suptitle("Sobol indices (95% bootstrap CI)")
-    fig.tight_layout()
     return fig
 
 
 def _region_figure(region: pd.DataFrame, params: Sequence[str]) -> Figure:
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    fig, ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
     x = region[params[0]].to_numpy(float)
     if len(params) >= 2:
         y = region[params[1]].to_numpy(float)
