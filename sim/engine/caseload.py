@@ -41,7 +41,8 @@ class Caseloads:
     :class:`sim.policies.WorkOrderPolicy`): entries are ``(key, caseload order, tick, case)``;
     a change of key (:meth:`rerank`), owner or parking gives the case a fresh entry or none, and
     entries that are no longer the case's own (``case.ranked``) are dropped when they reach the
-    top. Equal keys fall back on the caseload order, as a scan of the caseload would.
+    top. Equal keys fall back on the caseload order, as a scan of the caseload would. A detective
+    holding a single case has no heap (there is nothing to choose between).
     """
 
     index_work_order = True
@@ -257,29 +258,40 @@ class Caseloads:
 
     def _join_caseload(self, case: Case, detective: Detective) -> None:
         """``case`` joins the end of ``detective``'s caseload."""
-        detective.caseload.append(case)
+        caseload = detective.caseload
+        caseload.append(case)
         case.order_seq = next(self._seqs)
         for index in self._load_indexes.values():
             index.update(detective)
         if not case.parked:
             self._actionable[detective] += 1
-            if self.indexed:
+        if self.indexed:
+            # A lone case needs no heap (next_case takes it as it is): the heap is built when a
+            # second case joins, and kept while the caseload holds two or more.
+            if len(caseload) == 2:
+                for held in caseload:
+                    if not held.parked:
+                        self._rank(held, detective)
+            elif len(caseload) > 2 and not case.parked:
                 self._rank(case, detective)
 
     def _leave_caseload(self, case: Case, detective: Detective) -> None:
         """``case`` leaves ``detective``'s caseload (another owner, the queue, or closed)."""
         caseload = detective.caseload
-        # A caseload is in joining order, so sorted by order_seq: find the case by bisection
-        # rather than comparing it with every case before it.
-        i = bisect_left(caseload, case.order_seq, key=_order_seq)
-        if i < len(caseload) and caseload[i] is case:
-            del caseload[i]
-        else:  # put there by hand (tests)
-            caseload.remove(case)
+        if len(caseload) == 1 and caseload[0] is case:
+            caseload.clear()
+        else:
+            # A caseload is in joining order, so sorted by order_seq: find the case by bisection
+            # rather than comparing it with every case before it.
+            i = bisect_left(caseload, case.order_seq, key=_order_seq)
+            if i < len(caseload) and caseload[i] is case:
+                del caseload[i]
+            else:  # put there by hand (tests)
+                caseload.remove(case)
         case.ranked = None
         if not case.parked:
             self._actionable[detective] -= 1
-        if not caseload:  # every entry left in the heap is stale
+        if len(caseload) < 2:  # a lone case needs no heap: every entry left in it is stale
             self._heaps[detective].clear()
         for index in self._load_indexes.values():
             index.update(detective)
@@ -303,13 +315,19 @@ class Caseloads:
             case.ranked = None
         else:
             self._actionable[owner] += 1
-            if self.indexed:
+            if self.indexed and len(owner.caseload) > 1:
                 self._rank(case, owner)
 
     def rerank(self, case: Case) -> None:
         """``case``'s work-order key may have changed (its priority): rank it afresh."""
         owner = case.owner
-        if self.indexed and owner is not None and not case.parked and case.closed_day is None:
+        if (
+            self.indexed
+            and owner is not None
+            and not case.parked
+            and case.closed_day is None
+            and len(owner.caseload) > 1
+        ):
             self._rank(case, owner)
 
     def change_priority(self, case: Case, step: int) -> None:
