@@ -35,3 +35,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(replications, name)
     raise AttributeError(f"module 'sim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "Result", "simulate"})

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import click
 
 from sim.cli.compare import compare
+from sim.cli.forecast import forecast
 from sim.cli.run import run, schema, validate
 from sim.cli.sweep import sweep, sweep_report
 
@@ -28,6 +29,7 @@ cli.add_command(validate)
 cli.add_command(schema)
 cli.add_command(run)
 cli.add_command(compare)
+cli.add_command(forecast)
 cli.add_command(sweep)
 cli.add_command(sweep_report)
 

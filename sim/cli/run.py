@@ -12,7 +12,23 @@ import click
 from sim.cli.common import ProgressBar, fail_input, load_or_exit
 from sim.scenario import Scenario, ScenarioError, load_scenario
 
-__all__ = ["run", "schema", "validate"]
+__all__ = ["run", "schema", "validate", "write_snapshots"]
+
+
+def write_snapshots(result: Any, folder: Path) -> list[Path]:
+    """Write each replication's captured state as a snapshot pair; returns the folders."""
+    from sim.state.initial import snapshot_from_captured
+    from sim.state.snapshot import write_snapshot
+
+    written = []
+    for replication, captured in sorted(result.captured.items()):
+        snapshot = snapshot_from_captured(captured, result.scenario)
+        target = folder / f"replication_{replication}"
+        target.mkdir(parents=True)
+        write_snapshot(snapshot, target / "open_cases.csv", target / "absences.csv")
+        (target / "as_of.txt").write_text(snapshot.as_of.isoformat() + "\n", encoding="utf-8")
+        written.append(target)
+    return written
 
 
 @click.command()
@@ -64,6 +80,13 @@ def schema() -> None:
     show_default=True,
     help="Processes to run replications in.",
 )
+@click.option(
+    "--snapshot-at",
+    "snapshot_at",
+    type=click.FloatRange(min=0),
+    help="Also write each replication's open cases and absences at this day, in the formats "
+    "forecast reads: DIR/snapshots/replication_<k>/open_cases.csv and absences.csv.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def run(
     file: str,
@@ -72,6 +95,7 @@ def run(
     overrides: tuple[str, ...],
     out: str | None,
     workers: int,
+    snapshot_at: float | None,
     quiet: bool,
 ) -> None:
     """Run a scenario's replications and write results/<name>/ (or --out).
@@ -83,30 +107,50 @@ def run(
     from sim.report.figures import backlog_figure, neglect_survival_figure, save_figure
 
     scenario = load_or_exit(file, overrides)
+    if snapshot_at is not None and snapshot_at > scenario.horizon_days:
+        fail_input(
+            [f"--snapshot-at: day {snapshot_at:g} is after horizon_days {scenario.horizon_days:g}"]
+        )
     n = replications or scenario.replications
     out_dir = Path(out) if out else Path("results") / scenario.name
     bar = ProgressBar(n, scenario.name, enabled=not quiet)
     try:
-        result = simulate(scenario, n, seed, workers=workers, progress=bar)
+        result = simulate(scenario, n, seed, workers=workers, progress=bar, capture_at=snapshot_at)
     finally:
         bar.close()
 
     def figures(res: Any, folder: Path) -> list[Path]:
         paths = save_figure(
-            backlog_figure({res.scenario.name: res.backlog}, res.scenario.warmup_days),
+            backlog_figure(
+                {res.scenario.name: res.backlog},
+                res.scenario.warmup_days,
+                start_date=res.scenario.start_date,
+            ),
             folder,
             "backlog",
         )
         paths += save_figure(
             neglect_survival_figure({res.scenario.name: res.cases}), folder, "neglect_survival"
         )
+        if res.captured:  # not figures, but written into the same folder at the same time
+            write_snapshots(res, folder / "snapshots")
         return paths
 
-    write_result(
-        result, out_dir, figures=figures, extra_manifest={"command": ["polit-sim", *sys.argv[1:]]}
-    )
+    extra: dict[str, Any] = {"command": ["polit-sim", *sys.argv[1:]]}
+    if snapshot_at is not None:
+        from sim.state.initial import snapshot_from_captured
+
+        first = snapshot_from_captured(result.captured[0], scenario)
+        extra["snapshot_at_day"] = snapshot_at
+        extra["snapshot_as_of"] = first.as_of.isoformat()
+    write_result(result, out_dir, figures=figures, extra_manifest=extra)
     summary = result.summary.set_index("metric")
     click.echo(f"{scenario.name}: {n} replications -> {out_dir}")
+    if snapshot_at is not None:
+        click.echo(
+            f"  snapshots at day {snapshot_at:g} ({extra['snapshot_as_of']}): "
+            f"{out_dir / 'snapshots'}/replication_<k>/"
+        )
     for metric in ("any_neglect_over_365", "share_neglect_over_365", "utilisation", "mean_backlog"):
         row = summary.loc[metric]
         click.echo(f"  {metric:24s} {row['mean']:.4g}  [{row['ci_low']:.4g}, {row['ci_high']:.4g}]")

@@ -66,7 +66,8 @@ def comparison_figures(
         written[stem] = save_figure(fig, folder, stem, svg=svg)[0]
 
     save(neglect_survival_figure({n: r.cases for n, r in results.items()}), "neglect_survival")
-    save(backlog_figure({n: r.backlog for n, r in results.items()}, base.warmup_days), "backlog")
+    backlogs = {n: r.backlog for n, r in results.items()}
+    save(backlog_figure(backlogs, base.warmup_days, start_date=base.start_date), "backlog")
     save(metrics_figure(comparison.table, HEADLINE_METRICS), "headline_metrics")
     rep = comparison.trace_replication
     for name, result in results.items():
@@ -84,6 +85,7 @@ def comparison_figures(
                 hours,
                 scenario.horizon_days,
                 title=f"{name}: utilisation, caseload and leave per detective (replication {rep})",
+                start_date=scenario.start_date,
             ),
             f"detectives_{name}",
         )
@@ -103,6 +105,7 @@ def comparison_figures(
                         f" ({case['longest_neglect_days']:.0f} days without progress)"
                     ),
                     flagged_day=float(flagged) if pd.notna(flagged) else None,
+                    start_date=scenario.start_date,
                 ),
                 f"timeline_{name}",
             )
