@@ -99,6 +99,15 @@ def test_ties_on_the_key_break_in_caseload_order(scenario: Scenario, data: st.Da
     assert_same_records(*heap_and_scan(validate_mapping(raw, "prop")))
 
 
+@given(scenarios())
+@FEWER
+def test_least_loaded_cases_is_answered_as_the_scan_would(scenario: Scenario) -> None:
+    """least_loaded_cases (heads, not FTE) from the load index equals the scan of the present."""
+    raw: dict[str, Any] = scenario.model_dump(mode="json", by_alias=True)
+    raw["policies"]["allocation"] = {"rule": "least_loaded_cases"}
+    assert_same_records(*heap_and_scan(validate_mapping(raw, "prop")))
+
+
 def test_a_rule_without_a_stable_key_is_scanned() -> None:
     """A work order that does not declare a stable key never gets heaps (its key may drift)."""
 
