@@ -97,6 +97,11 @@ class Caseloads:
         self._seqs = itertools.count()
         self._ticks = itertools.count()
         self._present: tuple[Detective, ...] | None = None
+        # pull rules: the positions of the detectives holding fewer cases than they may pull
+        self._position = {d: i for i, d in enumerate(self._detectives)}
+        self._with_room = {
+            i for i, d in enumerate(self._detectives) if len(d.caseload) < d.pull_limit
+        }
         self._load_indexes: dict[tuple[bool, bool], LoadIndex] = {}
 
     # --- TeamView ---------------------------------------------------------------------------
@@ -205,12 +210,10 @@ class Caseloads:
     def enqueue(self, case: Case) -> None:
         """Put an unowned case in the team queue (pull rules) or the pool (push rules)."""
         if self.pulls:
-            for detective in self._detectives:
-                if (
-                    detective.waiting
-                    and detective.absences == 0
-                    and len(detective.caseload) < detective.pull_limit
-                ):
+            # only detectives with room to pull can take it or be woken by it
+            with_room = [self._detectives[i] for i in sorted(self._with_room)]
+            for detective in with_room:
+                if detective.waiting and detective.absences == 0:
                     if self.queue:
                         heapq.heappush(self.queue, (self.work_order.key(case), case))
                     else:  # the waiting detective would pull this very case
@@ -218,11 +221,8 @@ class Caseloads:
                     self.notify(detective)
                     return
             heapq.heappush(self.queue, (self.work_order.key(case), case))
-            for detective in self._detectives:
-                if (
-                    detective.solo_since is not None
-                    and len(detective.caseload) < detective.pull_limit
-                ):
+            for detective in with_room:
+                if detective.solo_since is not None:
                     self.reconsider(detective)
         else:
             self.pool.append(case)
@@ -261,6 +261,8 @@ class Caseloads:
         caseload = detective.caseload
         caseload.append(case)
         case.order_seq = next(self._seqs)
+        if len(caseload) >= detective.pull_limit:
+            self._with_room.discard(self._position[detective])
         for index in self._load_indexes.values():
             index.update(detective)
         if not case.parked:
@@ -289,6 +291,8 @@ class Caseloads:
             else:  # put there by hand (tests)
                 caseload.remove(case)
         case.ranked = None
+        if len(caseload) < detective.pull_limit:
+            self._with_room.add(self._position[detective])
         if not case.parked:
             self._actionable[detective] -= 1
         if len(caseload) < 2:  # a lone case needs no heap: every entry left in it is stale
