@@ -211,7 +211,8 @@ class Caseloads:
         """Put an unowned case in the team queue (pull rules) or the pool (push rules)."""
         if self.pulls:
             # only detectives with room to pull can take it or be woken by it
-            with_room = [self._detectives[i] for i in sorted(self._with_room)]
+            room = self._with_room
+            with_room = [self._detectives[i] for i in sorted(room)] if room else []
             for detective in with_room:
                 if detective.waiting and detective.absences == 0:
                     if self.queue:
@@ -260,21 +261,23 @@ class Caseloads:
         """``case`` joins the end of ``detective``'s caseload."""
         caseload = detective.caseload
         caseload.append(case)
+        held = len(caseload)
         case.order_seq = next(self._seqs)
-        if len(caseload) >= detective.pull_limit:
+        if self.pulls and held >= detective.pull_limit:
             self._with_room.discard(self._position[detective])
-        for index in self._load_indexes.values():
-            index.update(detective)
+        if self._load_indexes:
+            for index in self._load_indexes.values():
+                index.update(detective)
         if not case.parked:
             self._actionable[detective] += 1
-        if self.indexed:
-            # A lone case needs no heap (next_case takes it as it is): the heap is built when a
-            # second case joins, and kept while the caseload holds two or more.
-            if len(caseload) == 2:
-                for held in caseload:
-                    if not held.parked:
-                        self._rank(held, detective)
-            elif len(caseload) > 2 and not case.parked:
+        # A lone case needs no heap (next_case takes it as it is): the heap is built when a
+        # second case joins, and kept while the caseload holds two or more.
+        if held > 1 and self.indexed:
+            if held == 2:
+                for other in caseload:
+                    if not other.parked:
+                        self._rank(other, detective)
+            elif not case.parked:
                 self._rank(case, detective)
 
     def _leave_caseload(self, case: Case, detective: Detective) -> None:
@@ -282,6 +285,7 @@ class Caseloads:
         caseload = detective.caseload
         if len(caseload) == 1 and caseload[0] is case:
             caseload.clear()
+            held = 0
         else:
             # A caseload is in joining order, so sorted by order_seq: find the case by bisection
             # rather than comparing it with every case before it.
@@ -290,15 +294,17 @@ class Caseloads:
                 del caseload[i]
             else:  # put there by hand (tests)
                 caseload.remove(case)
+            held = len(caseload)
+            if held < 2:  # a lone case needs no heap: every entry left in it is stale
+                self._heaps[detective].clear()
         case.ranked = None
-        if len(caseload) < detective.pull_limit:
+        if self.pulls and held < detective.pull_limit:
             self._with_room.add(self._position[detective])
         if not case.parked:
             self._actionable[detective] -= 1
-        if len(caseload) < 2:  # a lone case needs no heap: every entry left in it is stale
-            self._heaps[detective].clear()
-        for index in self._load_indexes.values():
-            index.update(detective)
+        if self._load_indexes:
+            for index in self._load_indexes.values():
+                index.update(detective)
 
     def _rank(self, case: Case, owner: Detective) -> None:
         """Give ``case`` a fresh entry in ``owner``'s heap; its earlier entries become stale."""
