@@ -11,8 +11,12 @@ from collections.abc import Sequence
 
 import click
 
+from sim.cli.backtest import backtest_command
+from sim.cli.calibrate import calibrate_command
 from sim.cli.compare import compare
+from sim.cli.export_log import export_log_command
 from sim.cli.forecast import forecast
+from sim.cli.optimise import optimise
 from sim.cli.run import run, schema, validate
 from sim.cli.sweep import sweep, sweep_report
 
@@ -32,6 +36,10 @@ cli.add_command(compare)
 cli.add_command(forecast)
 cli.add_command(sweep)
 cli.add_command(sweep_report)
+cli.add_command(optimise)
+cli.add_command(export_log_command)
+cli.add_command(calibrate_command)
+cli.add_command(backtest_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
