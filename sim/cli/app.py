@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import click
 
 from sim.cli.compare import compare
+from sim.cli.init import init
 from sim.cli.run import run, schema, validate
 from sim.cli.sweep import sweep, sweep_report
 
@@ -30,6 +31,7 @@ cli.add_command(run)
 cli.add_command(compare)
 cli.add_command(sweep)
 cli.add_command(sweep_report)
+cli.add_command(init)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

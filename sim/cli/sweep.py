@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from sim.cli.common import set_option, workers_option, xlsx_options
+
 __all__ = ["sweep", "sweep_report"]
 
 
@@ -47,25 +49,73 @@ class SweepProgress:
             self._bar.close()
 
 
-@click.command()
+@click.command(short_help="Run a scenario over a design of parameter values (grid, LHS, Sobol).")
 @click.argument("file")
-@click.option("--grid", multiple=True, metavar="KEY=V1,V2,...", help="A full-factorial axis.")
-@click.option("--lhs", type=int, metavar="N", help="Latin hypercube of N points over --range.")
-@click.option("--sobol", type=int, metavar="N", help="Saltelli/Sobol design, N a power of 2.")
-@click.option("--range", "ranges", multiple=True, metavar="KEY=LO:HI", help="A sampled axis.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Fix a field.")
-@click.option("--replications", "-r", type=click.IntRange(min=1), help="Per design point.")
-@click.option("--seed", type=click.IntRange(min=0), help="Root seed (shared by all points).")
+@click.option(
+    "--grid",
+    multiple=True,
+    metavar="KEY=V1,V2,...",
+    help="A full-factorial axis: the field KEY takes each value in turn (repeatable; axes "
+    "multiply). List items by name or index, e.g. team.detectives.dc.count=4,6,8.",
+)
+@click.option(
+    "--lhs",
+    type=int,
+    metavar="N",
+    help="A Latin hypercube of N points over the --range axes.",
+)
+@click.option(
+    "--sobol",
+    type=int,
+    metavar="N",
+    help="A Saltelli design for Sobol indices over the --range axes, N (a power of 2) base "
+    "samples, N x (2 x axes + 2) points.",
+)
+@click.option(
+    "--range",
+    "ranges",
+    multiple=True,
+    metavar="KEY=LO:HI",
+    help="A sampled axis for --lhs or --sobol: the field KEY between LO and HI (repeatable).",
+)
+@set_option("the scenario at every design point")
+@click.option(
+    "--replications",
+    "-r",
+    type=click.IntRange(min=1),
+    help="Replications per design point (default: the scenario's replications:).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    help="Root seed shared by all points, so that points are compared under common random "
+    "numbers (default: the scenario's seed:).",
+)
 @click.option(
     "--executor",
     type=click.Choice(["serial", "processes", "dask"]),
     default="processes",
     show_default=True,
+    help="Where runs execute: this process, a pool of --workers processes, or a Dask "
+    "distributed cluster at --scheduler.",
 )
-@click.option("--workers", "-w", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler (executor dask).")
-@click.option("--out", type=click.Path(file_okay=False), help="Sweep folder.")
-@click.option("--resume", is_flag=True, help="Keep the runs already stored in --out.")
+@workers_option("runs")
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    help="The Dask scheduler's address (with --executor dask).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Sweep folder (default results/sweeps/NAME).",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Keep the runs already stored in --out and run only the missing ones (the design, "
+    "scenario, seed and model code must be the same).",
+)
 @click.option(
     "--flush-every",
     type=click.IntRange(min=1),
@@ -91,7 +141,10 @@ def sweep(
     flush_every: int,
     quiet: bool,
 ) -> None:
-    """Run a scenario over a design of parameter values; store one row per run in --out."""
+    """Run a scenario over a design of parameter values; store one row per run in --out.
+
+    Read the results with sweep-report. Exits 1 when some runs failed (each is listed).
+    """
     from sim.cli.common import fail_input, load_or_exit
     from sim.experiments.executors import Done, ExecutorError, run_sweep
     from sim.experiments.results import model_fingerprint, package_versions
@@ -194,24 +247,46 @@ def sweep(
         sys.exit(1)
 
 
-@click.command("sweep-report")
+@click.command(
+    "sweep-report",
+    short_help="Tables, figures and report.html of a stored sweep.",
+)
 @click.argument("folder", type=click.Path(file_okay=False, exists=True))
-@click.option("--out", type=click.Path(file_okay=False), help="Report folder (default DIR/report).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Report folder (default FOLDER/report).",
+)
 @click.option(
     "--expect",
     "expect",
     multiple=True,
     metavar="METRIC:max=X",
-    help="Threshold instead of the scenario's expect:, e.g. any_neglect_over_365:max=0.05.",
+    help="A threshold to map instead of the scenario's expect: (repeatable), e.g. "
+    "any_neglect_over_365:max=0.05 or target_met_share:min=0.9.",
 )
-def sweep_report(folder: str, out: str | None, expect: tuple[str, ...]) -> None:
-    """Tables and figures of a sweep: metrics against parameters, Sobol indices, target region."""
+@xlsx_options("per-run table")
+def sweep_report(
+    folder: str, out: str | None, expect: tuple[str, ...], xlsx: bool, cases_csv: bool
+) -> None:
+    """Tables, figures and report.html of a stored sweep.
+
+    Each metric against each swept parameter, Sobol indices for Sobol designs, and the region
+    where the expect: thresholds hold; axes and tables are labelled in words (e.g. "detectives
+    in group dc (count)"), the keys stay in the CSV files.
+    """
     from sim.cli.common import fail_input
     from sim.report.sweep import ReportError, parse_expect_option, write_sweep_report
 
     try:
         thresholds = parse_expect_option(expect) if expect else None
-        written = write_sweep_report(Path(folder), Path(out) if out else None, thresholds)
+        written = write_sweep_report(
+            Path(folder),
+            Path(out) if out else None,
+            thresholds,
+            xlsx=xlsx,
+            runs_csv=cases_csv,
+        )
     except ReportError as error:
         fail_input([str(error)])
     for path in written:

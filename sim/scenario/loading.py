@@ -6,7 +6,10 @@ given twice in one mapping is an error) and validated by the frozen models of
 
 ``extends: parent.yaml`` (a path relative to the file) merges the parent under the child:
 mappings merge key by key, anything else (lists included) is replaced by the child's value.
-``--set dotted.key=value`` overrides are applied after inheritance and type-checked like the file.
+``--set dotted.key=value`` overrides are applied after inheritance and type-checked like the file;
+a list item is addressed by its ``name`` or its index (``team.detectives.dc_pt.fte=0.6``).
+An unknown key, rule or distribution gets "did you mean"; a share, probability or growth above 1
+gets a hint that it is a fraction, not a percentage.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from pydantic import (
 )
 
 from sim.domain.distributions import Distribution
+from sim.domain.names import did_you_mean, percent_hint
+from sim.scenario.keys import allowed_keys, list_item_index
 from sim.scenario.schema import Scenario, ScenarioError
 
 __all__ = [
@@ -153,13 +158,14 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str], shown: str) 
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
             if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
-                    problems.append(f"{shown}: {key}: no item {part} in {'.'.join(parts[:i])}")
+                index = list_item_index(node, part)
+                if index is None:
+                    problems.append(f"{shown}: {key}: {_no_item(node, part, parts[:i])}")
                     break
                 if last:
-                    node[int(part)] = value
+                    node[index] = value
                 else:
-                    node = node[int(part)]
+                    node = node[index]
             elif isinstance(node, dict):
                 if last:
                     node[part] = value
@@ -181,6 +187,17 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str], shown: str) 
     if problems:
         raise ScenarioError(problems)
     return out
+
+
+def _no_item(items: list[Any], part: str, where: Sequence[str]) -> str:
+    """Why ``part`` names no item of the list at ``where``, with the names it could be."""
+    names = [str(x["name"]) for x in items if isinstance(x, Mapping) and "name" in x]
+    known = (
+        f"items: {', '.join(names)} (or 0 to {len(items) - 1})"
+        if names
+        else (f"items 0 to {len(items) - 1}" if items else "the list is empty")
+    )
+    return f"no item {part!r} in {'.'.join(where)};{did_you_mean(part, names)} {known}"
 
 
 def _format_loc(loc: Sequence[int | str]) -> str:
@@ -220,17 +237,28 @@ def _problem(e: Mapping[str, Any]) -> tuple[str, str, str | None]:
     loc = [p for p in loc if not _is_union_label(p)]
     message = str(e["msg"]).removeprefix("Value error, ")
     message = _MAPPING_NOISE.sub("mapping", message)
-    if e["type"] == "union_tag_invalid":
+    if e["type"] == "extra_forbidden" and loc:
+        allowed = allowed_keys([str(p) for p in loc[:-1]])
+        hint = did_you_mean(str(loc[-1]), allowed)
+        message = f"unknown key{';' + hint if hint else ''}"
+        if allowed:
+            message += f" allowed here: {', '.join(allowed)}"
+    elif e["type"] == "union_tag_invalid":
         tag = e.get("ctx", {}).get("tag")
         loc.append("dist")
-        message = f"unknown distribution {tag!r}; known: {', '.join(DIST_NAMES)}"
+        hint = did_you_mean(str(tag), DIST_NAMES)
+        message = f"unknown distribution {tag!r};{hint} known: {', '.join(DIST_NAMES)}"
     elif e["type"] == "union_tag_not_found":
         message = f"a distribution needs 'dist' (one of {', '.join(DIST_NAMES)})"
     elif "[key]" in e["loc"]:
-        message = f"not an allowed key: {message}"
+        expected = re.findall(r"'([a-z_]+)'", message)
+        hint = did_you_mean(str(e.get("input")), expected) if expected else ""
+        message = f"not an allowed key:{hint} {message}"
     elif e["type"] == "value_error" and (match := _LEADING_FIELD.match(message)):
         loc.extend(match.group(1).split("."))
         message = match.group(2)
+    else:
+        message += percent_hint(_format_loc(loc), e.get("input"))
     return _format_loc(loc), message, union
 
 

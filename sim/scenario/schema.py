@@ -459,7 +459,16 @@ class Scenario(_Model):
     """One team, its demand, leave and policies: everything a replication needs."""
 
     name: Identifier
-    description: str = ""
+    title: str = Field(
+        "",
+        max_length=120,
+        description="a short title for reports, e.g. 'Monthly workload reviews' (default: the "
+        "name with spaces)",
+    )
+    description: str = Field(
+        "",
+        description="what the scenario is and why it may change nothing; shown in reports",
+    )
     horizon_days: PositiveFloat = Field(description="simulated time (days)")
     warmup_days: NonNegativeFloat = Field(0.0, description="cases arriving earlier are ignored")
     replications: PositiveInt = 30
