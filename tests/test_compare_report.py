@@ -43,8 +43,8 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_figure_is_written_as_png_and_svg(written: Path) -> None:
-    """Survival, backlog, metrics, and a heat map and timeline per scenario, PNG and SVG."""
-    stems = {"neglect_survival", "backlog", "headline_metrics"}
+    """Forest, survival, backlog, metrics, a heat map and timeline per scenario, PNG and SVG."""
+    stems = {"forest", "neglect_survival", "backlog", "headline_metrics"}
     stems |= {f"{kind}_{n}" for kind in ("detectives", "timeline") for n in NAMES}
     for stem in stems:
         assert (written / f"{stem}.png").stat().st_size > 1000, stem

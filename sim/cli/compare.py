@@ -96,6 +96,7 @@ def compare(
     """
     from sim.cli.common import ProgressBar, fail_input, load_or_exit
     from sim.domain.metrics import known_metrics, unknown_metrics
+    from sim.domain.names import did_you_mean
     from sim.experiments.compare import run_comparison, write_comparison
     from sim.scenario import ScenarioError, load_scenario
 
@@ -120,7 +121,8 @@ def compare(
     if unknown_metrics([precision_metric]):
         fail_input(
             [
-                f"--precision-metric: unknown metric {precision_metric!r}; known: "
+                f"--precision-metric: unknown metric {precision_metric!r};"
+                f"{did_you_mean(precision_metric, known_metrics())} known: "
                 f"{', '.join(known_metrics())}"
             ]
         )

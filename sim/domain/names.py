@@ -16,7 +16,17 @@ from typing import Any
 
 __all__ = ["FRACTION_WORDS", "did_you_mean", "is_fraction_field", "percent_hint"]
 
-FRACTION_WORDS = ("share", "probability", "growth", "amplitude", "boost", "sensitivity")
+FRACTION_WORDS = (
+    "share",
+    "probability",
+    "growth",
+    "amplitude",
+    "boost",
+    "sensitivity",
+    "disclosure",
+    "relief",
+    "productivity_loss",
+)
 """Words that mark a field holding a fraction (0.3 for 30%)."""
 
 

@@ -447,9 +447,9 @@ def render_sweep_report(
         float(base.get("horizon_days", 0.0)),
         base.get("start_date"),
     )
-    swept = ", ".join(labels.get(p, p) for p in params) or "nothing"
+    swept = " and ".join(labels.get(p, p) for p in params) or "nothing"
     parts = [
-        f"<h1>{escape(title)}: what changes as {escape(swept)} change</h1>",
+        f"<h1>{escape(title[:1].upper() + title[1:])}: what changes with {escape(swept)}</h1>",
         f"<p class='period'>Counted over {escape(period)}; a {escape(design['kind'])} design of "
         f"{len(design['points'])} points, {info.get('replications')} replications each, root "
         f"seed {info.get('seed')} shared by every point.</p>",

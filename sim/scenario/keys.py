@@ -88,41 +88,47 @@ def list_item_index(items: Sequence[Any], part: str) -> int | None:
     return None
 
 
-def resolve_key(key: str, data: Mapping[str, Any] | None) -> list[str]:
-    """The parts of ``key`` with list indices replaced by the items' names where they have one."""
+def _resolve(key: str, data: Mapping[str, Any] | None) -> tuple[list[str], set[int]]:
     parts = key.split(".")
     node: Any = data
     out: list[str] = []
-    for part in parts:
+    items: set[int] = set()
+    for position, part in enumerate(parts):
         if isinstance(node, list):
             index = list_item_index(node, part)
             item = node[index] if index is not None else None
             name = item.get("name") if isinstance(item, Mapping) else None
             out.append(str(name) if name else part)
+            items.add(position)
             node = item
         else:
             out.append(part)
             node = node.get(part) if isinstance(node, Mapping) else None
-    return out
+    return out, items
+
+
+def resolve_key(key: str, data: Mapping[str, Any] | None) -> list[str]:
+    """The parts of ``key`` with list indices replaced by the items' names where they have one."""
+    return _resolve(key, data)[0]
 
 
 LEAF_WORDS = {
-    "count": "number",
-    "fte": "FTE",
-    "every_days": "days between",
+    "count": "number of {ctx}",
+    "fte": "FTE of {ctx}",
+    "every_days": "{ctx} every … days",
     "rate_per_year": "referrals per year",
-    "growth_per_year": "growth per year",
-    "act_probability": "chance the sergeant acts",
-    "gap_threshold_days": "days without progress before a flag",
-    "after_days": "days of absence before cases move",
-    "max_cases_per_detective": "cases per detective at most",
+    "growth_per_year": "growth of referrals per year",
+    "act_probability": "{ctx}: chance the sergeant acts",
+    "gap_threshold_days": "{ctx}: days without progress before a flag",
+    "after_days": "{ctx}: days of absence before cases move",
+    "max_cases_per_detective": "{ctx}: cases per detective at most",
     "annual_days": "annual leave days",
-    "episodes_per_year": "episodes per year",
+    "episodes_per_year": "{ctx}: episodes per year",
     "horizon_days": "simulated days",
     "hours_per_week": "hours per week of a full-time detective",
-    "capacity": "cases handled at once",
-    "mean": "mean",
+    "capacity": "{ctx}: cases handled at once",
 }
+"""How a key's last name reads, ``{ctx}`` standing for the names before it."""
 
 _UNITS = (
     ("_days", "days"),
@@ -130,7 +136,7 @@ _UNITS = (
     ("_per_year", "per year"),
     ("_per_week", "per week"),
 )
-_ROOTS = {"team", "cases", "policies"}
+_ROOTS = {"team", "cases", "policies", "leave"}
 
 
 def _unit(leaf: str) -> str:
@@ -163,13 +169,24 @@ def key_label(key: str, data: Mapping[str, Any] | None = None, unit: bool = True
             items' names when given.
         unit: add the unit in brackets when it is known from the key.
     """
-    parts = resolve_key(key, data)
+    parts, items = _resolve(key, data)
     leaf = parts[-1]
-    plain = [p for p in parts if not p.isdigit()]
-    text = LEAF_WORDS.get(leaf) or _description([p if not p.isdigit() else "0" for p in parts])
-    if not text or len(text) > 60:
-        text = leaf.replace("_", " ")
-    context = " ".join(p.replace("_", " ") for p in plain[:-1] if p not in _ROOTS)
-    label = f"{context}: {text}" if context else text
+    context = " ".join(
+        p if i in items else p.replace("_", " ")
+        for i, p in enumerate(parts[:-1])
+        if p not in _ROOTS and not (i in items and p.isdigit())
+    )
+    template = LEAF_WORDS.get(leaf)
+    if template is None:
+        text = _description([p if not p.isdigit() else "0" for p in parts])
+        if not text or len(text) > 60:
+            text = leaf.replace("_", " ")
+        template = "{ctx}: " + text
+    if not context:
+        template = template.replace("{ctx}: ", "").replace(" of {ctx}", "")
+    label = template.replace("{ctx}", context).strip()
     unit_text = _unit(leaf)
-    return f"{label} ({unit_text})" if unit and unit_text and unit_text not in text else label
+    shown = unit_text.split()[-1] if unit_text else ""
+    if unit and unit_text and unit_text != "count" and shown not in label:
+        label += f" ({unit_text})"
+    return label

@@ -197,7 +197,7 @@ def _no_item(items: list[Any], part: str, where: Sequence[str]) -> str:
         if names
         else (f"items 0 to {len(items) - 1}" if items else "the list is empty")
     )
-    return f"no item {part!r} in {'.'.join(where)};{did_you_mean(part, names)} {known}"
+    return f"no item {part} in {'.'.join(where)};{did_you_mean(part, names)} {known}"
 
 
 def _format_loc(loc: Sequence[int | str]) -> str:
@@ -240,9 +240,9 @@ def _problem(e: Mapping[str, Any]) -> tuple[str, str, str | None]:
     if e["type"] == "extra_forbidden" and loc:
         allowed = allowed_keys([str(p) for p in loc[:-1]])
         hint = did_you_mean(str(loc[-1]), allowed)
-        message = f"unknown key{';' + hint if hint else ''}"
+        message = f"unknown key, not permitted here;{hint}"
         if allowed:
-            message += f" allowed here: {', '.join(allowed)}"
+            message += f" allowed keys: {', '.join(allowed)}"
     elif e["type"] == "union_tag_invalid":
         tag = e.get("ctx", {}).get("tag")
         loc.append("dist")

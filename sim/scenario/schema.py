@@ -29,6 +29,7 @@ from pydantic import (
 from sim.domain.distributions import Distribution
 from sim.domain.entities import Grade
 from sim.domain.metrics import known_metrics, requires_wellbeing, unknown_metrics
+from sim.domain.names import did_you_mean
 from sim.policies import (
     ALLOCATION,
     REALLOCATION,
@@ -306,7 +307,11 @@ class Seasonality(_Model):
 
 class Arrivals(_Model):
     rate_per_year: PositiveFloat = Field(description="referrals per year at day 0")
-    growth_per_year: float = Field(0.0, gt=-1, description="compound growth per year, 0.1 = +10%")
+    # Above +100% a year is read as a percentage written by mistake (14 for 0.14): over a
+    # ten-year horizon it would multiply the rate by more than a thousand.
+    growth_per_year: float = Field(
+        0.0, gt=-1, le=1, description="compound growth per year, a fraction: 0.1 = +10%"
+    )
     seasonality: Seasonality | None = None
 
     def rate_per_day(self, day: Any) -> Any:
@@ -446,9 +451,9 @@ def _check_expect(expect: dict[str, Threshold]) -> dict[str, Threshold]:
     """Every ``expect:`` key must be a per-replication metric."""
     unknown = unknown_metrics(expect)
     if unknown:
-        raise ValueError(
-            f"{unknown[0]}: unknown metric {unknown[0]!r}; known: {', '.join(known_metrics())}"
-        )
+        hint = did_you_mean(unknown[0], known_metrics())
+        known = ", ".join(known_metrics())
+        raise ValueError(f"{unknown[0]}: unknown metric {unknown[0]!r};{hint} known: {known}")
     return expect
 
 
