@@ -483,8 +483,16 @@ class Scenario(_Model):
     )
     team: Team
     cases: Cases
-    leave: Leave | None = None
-    policies: Policies = Field(default_factory=Policies)
+    leave: Leave | None = Field(
+        None,
+        description="annual leave, sickness and long leave; left out (null): no leave at all, "
+        "detectives are always present and their cases never wait for a return",
+    )
+    policies: Policies = Field(
+        default_factory=Policies,
+        description="the rules; each one left out takes its default (no workload reviews, cases "
+        "kept during leave, wellbeing not modelled)",
+    )
     outputs: Outputs = Field(default_factory=lambda: Outputs())
     expect: Annotated[dict[str, Threshold], AfterValidator(_check_expect)] = Field(
         default_factory=dict,
