@@ -223,6 +223,12 @@ def headline(comparison: Comparison, name: str) -> str:
     else:
         verb = "changes"
         tail = "not distinguishable from no change at this number of replications"
+        if diff == 0:
+            return (
+                f"{title} leaves {WHAT} at {fmt_value(HEADLINE, row['mean'])} on average, as in "
+                f"{base_title} (95% CI of the difference {fmt_range(HEADLINE, low, high, True)}; "
+                f"{tail})."
+            )
     return (
         f"{title} {verb} {WHAT} from {fmt_value(HEADLINE, base['mean'])} to "
         f"{fmt_value(HEADLINE, row['mean'])} ({fmt_difference(HEADLINE, diff)}, 95% CI "
