@@ -38,6 +38,12 @@ from sim.report.figures import (
     save_figure,
 )
 from sim.report.forest import FOREST_METRICS, forest_figure, rank_scenarios, verdict
+from sim.report.headlines import (
+    headline,
+    period_of,
+    scenario_title,
+    why_no_change,
+)
 from sim.report.html import (
     details,
     escape,
@@ -49,7 +55,6 @@ from sim.report.html import (
     metric_name,
     metric_unit_short,
     page,
-    period_text,
     section,
 )
 from sim.report.html import table as table_html
@@ -65,9 +70,6 @@ __all__ = [
     "scenario_title",
     "write_figures_and_report",
 ]
-
-HEADLINE = "any_neglect_over_365"
-"""The metric of the plain-language headline: the chance that some case goes a year untouched."""
 
 
 def _most_neglected(result: Result, replication: int) -> dict[str, Any] | None:
@@ -173,91 +175,6 @@ def scenario_differences(
     ]
 
 
-def scenario_title(scenario: Any) -> str:
-    """A scenario's title for readers: its ``title:``, else its name with spaces."""
-    title = str(getattr(scenario, "title", "") or "").strip()
-    if title:
-        return title
-    name = str(scenario.name).replace("_", " ")
-    return name[:1].upper() + name[1:]
-
-
-def start_date_of(scenario: Any) -> Any:
-    """The scenario's calendar start (``start_date:``) when the schema has one, else None."""
-    return getattr(scenario, "start_date", None)
-
-
-def period_of(comparison: Comparison) -> str:
-    """The period the statistics count, in words (dates when the baseline has a start date)."""
-    base = comparison.results[comparison.baseline].scenario
-    return period_text(base.warmup_days, base.horizon_days, start_date_of(base))
-
-
-WHAT = "the chance that some case goes a year (365 days) without progress"
-
-
-def headline(comparison: Comparison, name: str) -> str:
-    """The plain-language sentence for one scenario (text, not yet escaped)."""
-    table = comparison.table[comparison.table["metric"] == HEADLINE].set_index("scenario")
-    title = scenario_title(comparison.results[name].scenario)
-    if name not in table.index:
-        return f"{title}: the headline metric was not computed."
-    row = table.loc[name]
-    if name == comparison.baseline:
-        return (
-            f"{title} (the baseline): {WHAT} is {fmt_value(HEADLINE, row['mean'])} "
-            f"(95% CI {fmt_value(HEADLINE, row['ci_low'])} to "
-            f"{fmt_value(HEADLINE, row['ci_high'])})."
-        )
-    base = table.loc[comparison.baseline]
-    base_title = scenario_title(comparison.results[comparison.baseline].scenario)
-    diff, low, high = row["difference"], row["diff_ci_low"], row["diff_ci_high"]
-    if diff == 0 and low == 0 and high == 0:
-        return (
-            f"{title} leaves {WHAT} at {fmt_value(HEADLINE, row['mean'])}, as in {base_title}: "
-            "no replication differs (under common random numbers the change does not touch it)."
-        )
-    if bool(row["significant"]):
-        verb = "cuts" if diff < 0 else "raises"
-        tail = "a clear difference: its 95% CI excludes zero"
-    else:
-        verb = "changes"
-        tail = "not distinguishable from no change at this number of replications"
-        if diff == 0:
-            return (
-                f"{title} leaves {WHAT} at {fmt_value(HEADLINE, row['mean'])} on average, as in "
-                f"{base_title} (95% CI of the difference {fmt_range(HEADLINE, low, high, True)}; "
-                f"{tail})."
-            )
-    return (
-        f"{title} {verb} {WHAT} from {fmt_value(HEADLINE, base['mean'])} to "
-        f"{fmt_value(HEADLINE, row['mean'])} ({fmt_difference(HEADLINE, diff)}, 95% CI "
-        f"{fmt_range(HEADLINE, low, high, True)}; {tail})."
-    )
-
-
-def _why_no_change(comparison: Comparison, name: str) -> str:
-    """The scenario's description when its headline difference is unclear, else nothing.
-
-    When no replication differs at all, the description usually says why (the change acts on
-    something that never happens in this team); otherwise it says what was changed, so that the
-    reader can judge whether more replications or a different lever are needed.
-    """
-    if name == comparison.baseline:
-        return ""
-    table = comparison.table
-    row = table[(table["metric"] == HEADLINE) & (table["scenario"] == name)]
-    if row.empty or bool(row["significant"].iloc[0]):
-        return ""
-    r = row.iloc[0]
-    identical = r["difference"] == 0 and r["diff_ci_low"] == 0 and r["diff_ci_high"] == 0
-    text = " ".join(str(comparison.results[name].scenario.description).split())
-    if not text:
-        text = "The scenario file gives no description of what it changes."
-    lead = "Why it changes nothing" if identical else "What it changes"
-    return f"<p class='why'><b>{lead}:</b> {escape(text)}</p>"
-
-
 def _f(value: Any) -> float:
     return float(value)
 
@@ -269,14 +186,14 @@ def _ci(metric: str, low: Any, high: Any, difference: bool = False) -> str:
 def _key_table(comparison: Comparison, order: list[str]) -> str:
     """Rows: scenarios; columns: each forest metric's estimate and difference (short cells)."""
     table = comparison.table
+    single = len(comparison.results) == 1
     metrics = [m for m in FOREST_METRICS if m in set(table["metric"])]
     header = ["Scenario"]
     for metric in metrics:
         label = metric_label(metric, with_unit=False)
-        header += [
-            f"{label[:1].upper()}{label[1:]} ({metric_unit_short(metric)}, 95% CI)",
-            f"difference ({metric_unit_short(metric, True)}, 95% CI)",
-        ]
+        header.append(f"{label[:1].upper()}{label[1:]} ({metric_unit_short(metric)}, 95% CI)")
+        if not single:
+            header.append(f"difference ({metric_unit_short(metric, True)}, 95% CI)")
     rows = []
     for name in order:
         cells: list[Any] = [scenario_title(comparison.results[name].scenario)]
@@ -285,6 +202,8 @@ def _key_table(comparison: Comparison, order: list[str]) -> str:
             cells.append(
                 f"{fmt_value(metric, r['mean'])} ({_ci(metric, r['ci_low'], r['ci_high'])})"
             )
+            if single:
+                continue
             if name == comparison.baseline:
                 cells.append("baseline")
             else:
@@ -300,6 +219,7 @@ def _key_table(comparison: Comparison, order: list[str]) -> str:
 def _all_metrics_table(comparison: Comparison, order: list[str]) -> str:
     """Long format: per headline metric and scenario, estimate and difference."""
     table = comparison.table
+    single = len(comparison.results) == 1
     rows = []
     for metric in HEADLINE_METRICS:
         part = table[table["metric"] == metric].set_index("scenario")
@@ -308,32 +228,25 @@ def _all_metrics_table(comparison: Comparison, order: list[str]) -> str:
         for name in order:
             r = part.loc[name]
             base = name == comparison.baseline
-            rows.append(
-                [
-                    metric_name(metric),
-                    scenario_title(comparison.results[name].scenario),
-                    fmt_value(metric, r["mean"]),
-                    _ci(metric, r["ci_low"], r["ci_high"]),
+            cells = [
+                metric_name(metric),
+                scenario_title(comparison.results[name].scenario),
+                fmt_value(metric, r["mean"]),
+                _ci(metric, r["ci_low"], r["ci_high"]),
+            ]
+            if not single:
+                cells += [
                     "" if base else fmt_difference(metric, r["difference"]),
                     "" if base else _ci(metric, r["diff_ci_low"], r["diff_ci_high"], True),
                     "baseline"
                     if base
                     else verdict(metric, _f(r["diff_ci_low"]), _f(r["diff_ci_high"])),
                 ]
-            )
-    return table_html(
-        [
-            "Metric (unit)",
-            "Scenario",
-            "Estimate",
-            "95% CI",
-            "Difference from baseline",
-            "95% CI of the difference",
-            "Verdict",
-        ],
-        rows,
-        numeric=(2, 4),
-    )
+            rows.append(cells)
+    header = ["Metric (unit)", "Scenario", "Estimate", "95% CI"]
+    if not single:
+        header += ["Difference from baseline", "95% CI of the difference", "Verdict"]
+    return table_html(header, rows, numeric=(2, 4))
 
 
 CAPTIONS = {
@@ -349,6 +262,11 @@ CAPTIONS = {
 
 
 def _caption(stem: str, comparison: Comparison) -> str:
+    if stem == "forest" and len(comparison.results) == 1:
+        return (
+            "The headline metrics: dot = mean over the replications, line = its 95% confidence "
+            "interval."
+        )
     if stem in CAPTIONS:
         return CAPTIONS[stem]
     kind, _, name = stem.partition("_")
@@ -415,15 +333,15 @@ def render_report(comparison: Comparison, figures: Mapping[str, Path]) -> str:
     # the period is in days of the simulation.
     parts = [
         f"<h1>{escape(title)}</h1>",
-        f"<p class='period'>Counted over {escape(period_of(comparison))}; {n} replications per "
-        f"scenario{'' if single else ', paired under common random numbers'}.</p>",
+        f"<p class='period'>Counted over {escape(period_of(comparison))}; {n} replications"
+        f"{'' if single else ' per scenario, paired under common random numbers'}.</p>",
     ]
     if "forest" in figures:
         parts.append(image(figures["forest"], _caption("forest", comparison), element_id="forest"))
     parts.append("<div class='decision' id='decision'>")
     for name in order:
         parts.append(f"<p class='headline'>{escape(headline(comparison, name))}</p>")
-        parts.append(_why_no_change(comparison, name))
+        parts.append(why_no_change(comparison, name))
     parts.append("</div>")
     parts += _thresholds(comparison)
     parts.append(
@@ -431,7 +349,8 @@ def render_report(comparison: Comparison, figures: Mapping[str, Path]) -> str:
             "Key figures",
             _key_table(comparison, order),
             "<p class='note'>Shares and chances in per cent, differences in percentage points; "
-            "2–3 significant figures (full precision in comparison.csv).</p>",
+            f"2–3 significant figures (full precision in "
+            f"{'summary.csv' if single else 'comparison.csv'}).</p>",
         )
     )
     parts.append(details("Every headline metric", _all_metrics_table(comparison, order)))

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 from scipy import stats
 
 __all__ = [
@@ -99,6 +100,8 @@ def neglect_survival_figure(
         grid = np.linspace(0.0, max(float(neglect.max()), max(thresholds)) * 1.05, 400)
         survival = sf.evaluate(grid)
         survival = np.where(survival > 0, survival, np.nan)  # log axis: leave zeros undrawn
+        # Nothing is known past the longest neglect observed: the curve stops there.
+        survival = np.where(grid <= float(neglect.max()), survival, np.nan)
         ax.step(
             grid,
             survival,
@@ -121,6 +124,10 @@ def neglect_survival_figure(
             va="top",
         )
     ax.set_yscale("log")
+    # Shares as per cent (log ticks would read "6×10⁻¹"); minor ticks labelled only on short axes.
+    percent = FuncFormatter(lambda y, _pos: f"{100 * y:.3g}%")
+    ax.yaxis.set_major_formatter(percent)
+    ax.yaxis.set_minor_formatter(percent if ax.get_ylim()[0] > 0.05 else NullFormatter())
     ax.set_xlabel("longest time without progress while waiting on the team (days)")
     ax.set_ylabel("share of cases exceeding (log scale)")
     ax.set_title("How long cases go unprogressed (Kaplan–Meier, open cases censored)")

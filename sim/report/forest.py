@@ -67,10 +67,10 @@ def rank_scenarios(table: pd.DataFrame, baseline: str, metric: str) -> list[str]
     return [str(s) for s in order["scenario"]]
 
 
-def _scale(metric: str) -> tuple[float, str]:
+def _scale(metric: str, difference: bool = True) -> tuple[float, str]:
     info = METRICS.get(metric)
     if info is not None and info.unit in ("fraction", "probability"):
-        return 100.0, "percentage points"
+        return 100.0, "percentage points" if difference else "%"
     return 1.0, info.unit if info is not None else ""
 
 
@@ -103,7 +103,7 @@ def forest_figure(
     y = np.arange(len(rows))
     seen: set[str] = set()
     for ax, metric in zip(axes[0], metrics, strict=True):
-        factor, unit = _scale(metric)
+        factor, unit = _scale(metric, difference=not single)
         part = table[table["metric"] == metric].set_index("scenario").reindex(rows)
         if single:
             mid = part["mean"].to_numpy(float) * factor
