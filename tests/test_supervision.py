@@ -328,7 +328,7 @@ def test_a_supervisor_directing_a_waiting_case_takes_it_out_of_the_queue(pulls: 
     import simpy
 
     from sim.engine.streams import Streams
-    from sim.engine.supervision import _move
+    from sim.engine.supervision import move_case
     from sim.engine.team import TeamState
     from sim.policies.allocation import LeastLoadedFte, TeamQueue
     from sim.policies.reallocation import SergeantPool
@@ -350,7 +350,7 @@ def test_a_supervisor_directing_a_waiting_case_takes_it_out_of_the_queue(pulls: 
     team.open_cases += 1
     team.enqueue(case)
     assert len(team.queue) + len(team.pool) == 1
-    assert _move(team, case, b)
+    assert move_case(team, case, b)
     assert team.queue == [] and team.pool == []
     assert b.caseload == [case] and case.owner is b and case.inherited
     team.close(case)
