@@ -46,6 +46,7 @@ def _problems(overrides: list[str], path: str = BASE) -> str:
         ),
         ("policies.wellbing.screening=none", "policies.wellbing", "'wellbeing'"),
         ("cases.stages.0.effort_hours.dist=lognorml", "dist", "'lognormal'"),
+        ("cases.stages.1.effort_hours.meen=3", "cases.stages.1.effort_hours.meen", "'mean'"),
         (
             "expect.any_neglect_over_356.max=0.1",
             "expect.any_neglect_over_356",

@@ -90,8 +90,11 @@ OVERFLOW = """() => {
     const r = e.getBoundingClientRect();
     return r.width > 0 && (r.right > w + 1 || r.left < -1) && !e.closest('.tablewrap');
   });
+  const tables = [...document.querySelectorAll('.tablewrap')].filter(
+    t => t.scrollWidth > t.clientWidth + 1);
   return {scroll: document.documentElement.scrollWidth, width: w,
-          wide: wide.slice(0, 5).map(e => e.tagName + '.' + e.className)};
+          wide: wide.slice(0, 5).map(e => e.tagName + '.' + e.className),
+          tables: tables.length};
 }"""
 
 
@@ -100,7 +103,8 @@ OVERFLOW = """() => {
 def test_report_renders_cleanly(
     browser: Any, reports: dict[str, Path], kind: str, width: int, height: int
 ) -> None:
-    """Every image loads, no element overflows the window horizontally, no console error."""
+    """Every image loads, no element or table overflows the window horizontally, no console
+    error (with every folded section opened)."""
     context, page, errors = _open(browser, reports[kind], width, height)
     try:
         assert page.evaluate("document.images.length") > 0
@@ -111,6 +115,7 @@ def test_report_renders_cleanly(
         layout = page.evaluate(OVERFLOW)
         assert layout["scroll"] <= layout["width"], layout
         assert not layout["wide"], layout
+        assert layout["tables"] == 0, layout  # tables fit the page, no scrolling inside them
         assert errors == []
     finally:
         context.close()

@@ -210,6 +210,29 @@ DIST_NAMES: tuple[str, ...] = tuple(
 )
 """The ``dist`` names a scenario may use (``exponential``, ``lognormal``, ...)."""
 
+_DIST_KEYS: dict[str, list[str]] = {
+    get_args(model.model_fields["dist"].annotation)[0]: sorted(
+        field.alias or name for name, field in model.model_fields.items()
+    )
+    for model in get_args(get_args(Distribution)[0])
+}
+
+
+def _allowed_at(data: Any, parts: Sequence[int | str]) -> list[str]:
+    """The keys allowed in the mapping at ``parts``: a distribution's own when it names one."""
+    node = data
+    for part in parts:
+        if isinstance(node, list) and str(part).isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, Mapping):
+            node = node.get(str(part))
+        else:
+            node = None
+    if isinstance(node, Mapping) and node.get("dist") in _DIST_KEYS:
+        return _DIST_KEYS[str(node["dist"])]
+    return allowed_keys([str(p) for p in parts])
+
+
 # Union tags pydantic puts into error locations; they are not keys a scenario file contains.
 _UNION_TAGS = frozenset(DIST_NAMES) | {"dist", "per_grade"}
 # A model validator names the field it checks by starting its message with "field: ".
@@ -227,7 +250,7 @@ def _is_union_label(part: int | str) -> bool:
     return isinstance(part, str) and (not _SCENARIO_KEY.match(part) or part in _BARE_TYPES)
 
 
-def _problem(e: Mapping[str, Any]) -> tuple[str, str, str | None]:
+def _problem(e: Mapping[str, Any], data: Any = None) -> tuple[str, str, str | None]:
     """(dotted field, message, the union's field if from a union member) of a pydantic error."""
     loc = [p for p in e["loc"] if p != "[key]"]
     # Tags appear after the field holding the union; a dist name is never a scenario key.
@@ -238,7 +261,7 @@ def _problem(e: Mapping[str, Any]) -> tuple[str, str, str | None]:
     message = str(e["msg"]).removeprefix("Value error, ")
     message = _MAPPING_NOISE.sub("mapping", message)
     if e["type"] == "extra_forbidden" and loc:
-        allowed = allowed_keys([str(p) for p in loc[:-1]])
+        allowed = _allowed_at(data, loc[:-1])
         hint = did_you_mean(str(loc[-1]), allowed)
         message = f"unknown key, not permitted here;{hint}"
         if allowed:
@@ -273,7 +296,7 @@ def validate_mapping(data: Mapping[str, Any], shown: str) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as error:
-        found = [_problem(e) for e in error.errors(include_url=False)]
+        found = [_problem(e, data) for e in error.errors(include_url=False)]
         entered = {union for field, _, union in found if union is not None and field != union}
         problems: dict[str, list[str]] = {}
         for field, message, union in found:
