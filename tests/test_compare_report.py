@@ -64,7 +64,7 @@ def test_report_embeds_every_figure_and_names_every_scenario(written: Path) -> N
     text = " ".join(parser.text)
     for name in NAMES:
         assert name in text
-    assert "chance that some case goes a year" in text
+    assert "goes a year (365 days) without progress" in text
     assert "How many replications" in text and "20160101" in text
 
 

@@ -42,6 +42,7 @@ from sim.report.headlines import (
     headline,
     period_of,
     scenario_title,
+    start_date_of,
     why_no_change,
 )
 from sim.report.html import (
@@ -98,7 +99,11 @@ def comparison_figures(comparison: Comparison, folder: Path) -> dict[str, Path]:
         "neglect_survival",
     )
     save(
-        backlog_figure({titles[n]: r.backlog for n, r in results.items()}, base.warmup_days),
+        backlog_figure(
+            {titles[n]: r.backlog for n, r in results.items()},
+            base.warmup_days,
+            start_date=start_date_of(base),
+        ),
         "backlog",
     )
     if len(results) > 1:

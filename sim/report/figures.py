@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from scipy import stats
 
 __all__ = [
     "PALETTE",
+    "add_date_axis",
     "backlog_figure",
     "case_timeline_figure",
     "detective_heatmap_figure",
@@ -47,9 +49,16 @@ def save_figure(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
 
 
 def backlog_figure(
-    backlogs: dict[str, pd.DataFrame], warmup_days: float = 0.0, confidence: float = 0.95
+    backlogs: dict[str, pd.DataFrame],
+    warmup_days: float = 0.0,
+    confidence: float = 0.95,
+    start_date: date | None = None,
 ) -> Figure:
-    """Open cases over time: the mean across replications with a confidence band per scenario."""
+    """Open cases over time: the mean across replications with a confidence band per scenario.
+
+    Args:
+        start_date: the calendar date of day 0; when given, a second axis on top shows dates.
+    """
     fig, ax = plt.subplots(figsize=(9, 4.5))
     for i, (name, frame) in enumerate(backlogs.items()):
         table = frame.pivot(index="day", columns="replication", values="open_cases")
@@ -64,10 +73,23 @@ def backlog_figure(
         ax.axvspan(0, warmup_days, color="0.9", label="warm-up (not counted)")
     ax.set_xlabel("day of the simulation")
     ax.set_ylabel("open cases")
+    if start_date is not None:
+        add_date_axis(ax, start_date)
     ax.set_title(f"Backlog over time (mean, {confidence:.0%} CI band)")
     _legend_below(ax, len(backlogs) + (warmup_days > 0))
     ax.grid(alpha=0.3)
     return fig
+
+
+def add_date_axis(ax: Any, start_date: date) -> None:
+    """A second x axis on top of ``ax`` (whose x is the day) showing calendar dates."""
+    import matplotlib.dates as mdates
+
+    origin = float(mdates.date2num(start_date))
+    top = ax.secondary_xaxis("top", functions=(lambda d: d + origin, lambda n: n - origin))
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+    top.xaxis.set_major_locator(locator)
+    top.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
 def _legend_below(ax: Any, entries: int) -> None:

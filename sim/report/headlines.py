@@ -7,10 +7,11 @@ has a ``start_date:``), a result by one sentence a superintendent can read aloud
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sim.experiments.compare import Comparison
-from sim.report.html import escape, fmt_difference, fmt_range, fmt_value, period_text
+from sim.report.html import escape, fmt_difference, fmt_range, fmt_sig, fmt_value, period_text
 
 __all__ = [
     "HEADLINE",
@@ -19,6 +20,7 @@ __all__ = [
     "period_of",
     "scenario_title",
     "start_date_of",
+    "what_over",
     "why_no_change",
 ]
 
@@ -49,8 +51,26 @@ def period_of(comparison: Comparison) -> str:
 WHAT = "the chance that some case goes a year (365 days) without progress"
 
 
+def what_over(comparison: Comparison) -> str:
+    """:data:`WHAT` with the period: "... among the cases arriving between day 365 and ...".
+
+    The chance is counted per replication over the cases arriving in that period (each one
+    followed up to the horizon), so a headline without it would not say what the chance is of.
+    """
+    base = comparison.results[comparison.baseline].scenario
+    start = start_date_of(base)
+    if start is None:
+        span = f"between day {fmt_sig(base.warmup_days)} and day {fmt_sig(base.horizon_days)}"
+    else:
+        first = start + timedelta(days=float(base.warmup_days))
+        last = start + timedelta(days=float(base.horizon_days))
+        span = f"between {first:%b %Y} and {last:%b %Y}"
+    return f"the chance that some case arriving {span} goes a year (365 days) without progress"
+
+
 def headline(comparison: Comparison, name: str) -> str:
     """The plain-language sentence for one scenario (text, not yet escaped)."""
+    what = what_over(comparison)
     table = comparison.table[comparison.table["metric"] == HEADLINE].set_index("scenario")
     title = scenario_title(comparison.results[name].scenario)
     if name not in table.index:
@@ -59,7 +79,7 @@ def headline(comparison: Comparison, name: str) -> str:
     if name == comparison.baseline:
         role = "" if len(comparison.results) == 1 else " (the baseline)"
         return (
-            f"{title}{role}: {WHAT} is {fmt_value(HEADLINE, row['mean'])} "
+            f"{title}{role}: {what} is {fmt_value(HEADLINE, row['mean'])} "
             f"(95% CI {fmt_value(HEADLINE, row['ci_low'])} to "
             f"{fmt_value(HEADLINE, row['ci_high'])})."
         )
@@ -68,7 +88,7 @@ def headline(comparison: Comparison, name: str) -> str:
     diff, low, high = row["difference"], row["diff_ci_low"], row["diff_ci_high"]
     if diff == 0 and low == 0 and high == 0:
         return (
-            f"{title} leaves {WHAT} at {fmt_value(HEADLINE, row['mean'])}, as in {base_title}: "
+            f"{title} leaves {what} at {fmt_value(HEADLINE, row['mean'])}, as in {base_title}: "
             "no replication differs (under common random numbers the change does not touch it)."
         )
     if bool(row["significant"]):
@@ -79,12 +99,12 @@ def headline(comparison: Comparison, name: str) -> str:
         tail = "not distinguishable from no change at this number of replications"
         if diff == 0:
             return (
-                f"{title} leaves {WHAT} at {fmt_value(HEADLINE, row['mean'])} on average, as in "
+                f"{title} leaves {what} at {fmt_value(HEADLINE, row['mean'])} on average, as in "
                 f"{base_title} (95% CI of the difference {fmt_range(HEADLINE, low, high, True)}; "
                 f"{tail})."
             )
     return (
-        f"{title} {verb} {WHAT} from {fmt_value(HEADLINE, base['mean'])} to "
+        f"{title} {verb} {what} from {fmt_value(HEADLINE, base['mean'])} to "
         f"{fmt_value(HEADLINE, row['mean'])} ({fmt_difference(HEADLINE, diff)}, 95% CI "
         f"{fmt_range(HEADLINE, low, high, True)}; {tail})."
     )
