@@ -58,21 +58,25 @@ def set_option(what: str) -> Callable[[F], F]:
     )
 
 
-def xlsx_options(cases: str = "per-case table") -> Callable[[F], F]:
+def xlsx_options(
+    sheets: str = "the summary, the comparison and the per-case table",
+    table: str = "per-case table",
+    csv_name: str = "cases.csv",
+) -> Callable[[F], F]:
     """``--xlsx`` (one Excel workbook) and ``--cases-csv`` (the per-case table as CSV)."""
 
     def decorate(function: F) -> F:
         function = click.option(
             "--cases-csv",
             is_flag=True,
-            help=f"Also write the {cases} as cases.csv (besides the Parquet file), for tools "
+            help=f"Also write the {table} as {csv_name} (besides the Parquet file), for tools "
             "that cannot read Parquet.",
         )(function)
         return click.option(
             "--xlsx",
             is_flag=True,
-            help="Also write results.xlsx: an Excel workbook with the summary, the comparison "
-            f"and the {cases} (cut at Excel's 1,048,576 rows, with a note saying so).",
+            help=f"Also write results.xlsx: one Excel workbook with {sheets} (cut at Excel's "
+            "1,048,576 rows, with a note saying so).",
         )(function)
 
     return decorate

@@ -66,7 +66,10 @@ __all__ = ["compare"]
     help="Cap on replications per scenario under --precision.",
 )
 @workers_option()
-@xlsx_options("per-case table of every scenario")
+@xlsx_options(
+    "the headline summary, the whole comparison and every scenario's cases",
+    "per-case table of every scenario",
+)
 @click.option("--no-figures", is_flag=True, help="Write the tables only (no figures or report).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def compare(

@@ -69,7 +69,7 @@ def schema() -> None:
     help="Output folder (default results/NAME, NAME the scenario's name:).",
 )
 @workers_option()
-@xlsx_options()
+@xlsx_options("the summary, every replication and the per-case table")
 @click.option(
     "--no-figures", is_flag=True, help="Write the tables only (no figures, no report.html)."
 )

@@ -265,7 +265,11 @@ def sweep(
     help="A threshold to map instead of the scenario's expect: (repeatable), e.g. "
     "any_neglect_over_365:max=0.05 or target_met_share:min=0.9.",
 )
-@xlsx_options("per-run table")
+@xlsx_options(
+    "each design point's summary, each parameter's effect and the per-run table",
+    "per-run table",
+    "runs.csv",
+)
 def sweep_report(
     folder: str, out: str | None, expect: tuple[str, ...], xlsx: bool, cases_csv: bool
 ) -> None:
