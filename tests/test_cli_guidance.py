@@ -172,3 +172,21 @@ def test_compare_writes_a_workbook(tmp_path: Path) -> None:
     assert book.sheetnames == ["about", "summary", "comparison", "cases"]
     header = next(book["cases"].iter_rows(min_row=2, max_row=2, values_only=True))
     assert header[0] == "scenario"
+
+
+def test_sweep_report_names_parameters_in_words(tmp_path: Path) -> None:
+    """`sweep-report --xlsx --cases-csv` writes report.html whose title names the swept key in
+    words, a workbook (summary, comparison, runs) and runs.csv; index and name keys agree."""
+    runner = CliRunner()
+    out = tmp_path / "sweep"
+    grid = ["--grid", "team.detectives.0.count=5,6", "--executor", "serial"]
+    done = runner.invoke(cli, ["sweep", BASE, *grid, *SHORT, "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    done = runner.invoke(cli, ["sweep-report", str(out), "--xlsx", "--cases-csv"])
+    assert done.exit_code == 0, done.output
+    html = (out / "report" / "report.html").read_text(encoding="utf-8")
+    title = html.split("<h1>", 1)[1].split("</h1>", 1)[0]
+    assert "number of detectives dc" in title and "team.detectives" not in title
+    book = load_workbook(out / "report" / "results.xlsx", read_only=True)
+    assert book.sheetnames == ["about", "summary", "comparison", "runs"]
+    assert len(pd.read_csv(out / "report" / "runs.csv")) == 4

@@ -126,12 +126,17 @@ def test_report_renders_cleanly(
 def test_forest_plot_is_on_the_first_screen(
     browser: Any, reports: dict[str, Path], kind: str, width: int, height: int
 ) -> None:
-    """The forest plot lies wholly within the first screen, before any scrolling."""
+    """The forest plot (and an early-warning list, where a report has one) lies wholly within
+    the first screen, before any scrolling."""
     context, page, _ = _open(browser, reports[kind], width, height)
     try:
         box = page.locator("#forest img").bounding_box()
         assert box is not None
         assert box["y"] >= 0 and box["y"] + box["height"] <= height, box
         assert box["width"] >= 0.5 * min(width, 1180), box  # drawn large enough to read
+        warning = page.locator("#early-warning")
+        if warning.count():
+            top = warning.bounding_box()
+            assert top is not None and top["y"] < height, top
     finally:
         context.close()

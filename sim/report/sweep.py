@@ -289,9 +289,9 @@ def _by_parameter_figure(
             ax.errorbar(x, y, yerr=[y - low, high - y], color=PALETTE[0], marker="o", capsize=3)
             ax.grid(alpha=0.3)
             if i == len(metrics) - 1:
-                ax.set_xlabel(_wrap(labels.get(param, param), 34), fontsize=8)
+                ax.set_xlabel(_wrap(labels.get(param, param), 34), fontsize=9.5)
             if j == 0:
-                ax.set_ylabel(_wrap(metric_label(metric), 26), fontsize=8)
+                ax.set_ylabel(_wrap(metric_label(metric), 26), fontsize=9.5)
     fig.suptitle("Each metric against each parameter (mean, 95% CI)")
     fig.tight_layout()
     return fig
@@ -309,7 +309,7 @@ def _sobol_figure(frame: pd.DataFrame, metrics: Sequence[str], labels: Mapping[s
             ax.bar(x + 0.38 * k, mean, 0.38, yerr=err, color=colour, capsize=3, label=label)
         ticks = [_wrap(labels.get(p, p), 22) for p in rows["parameter"]]
         ax.set_xticks(x + 0.19, ticks, fontsize=8)
-        ax.set_ylabel(_wrap(metric_label(metric), 26), fontsize=8)
+        ax.set_ylabel(_wrap(metric_label(metric), 26), fontsize=9.5)
         ax.grid(alpha=0.3, axis="y")
     axes[0, 0].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.suptitle("Sobol indices (95% bootstrap CI)")
