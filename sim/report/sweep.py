@@ -38,6 +38,7 @@ from matplotlib.figure import Figure
 
 from sim.analysis.statistics import is_indicator, mean_ci, proportion_ci
 from sim.domain.metrics import metric_label
+from sim.domain.names import did_you_mean
 from sim.experiments.store import SweepStore
 from sim.report.excel import sweep_sheets, write_workbook
 from sim.report.figures import PALETTE, save_figure
@@ -241,7 +242,8 @@ def target_region(
         verdicts: list[str] = []
         for metric, bounds in expect.items():
             if metric not in by_metric.index:
-                raise ReportError(f"expect.{metric}: not a metric of this sweep")
+                hint = did_you_mean(metric, [str(m) for m in by_metric.index])
+                raise ReportError(f"expect.{metric}: not a metric of this sweep;{hint}")
             estimate = by_metric.loc[metric, ["mean", "ci_low", "ci_high"]].to_numpy(dtype=float)
             mean, low, high = (float(v) for v in estimate)
             row |= {metric: mean, f"{metric}_ci_low": low, f"{metric}_ci_high": high}
