@@ -305,7 +305,8 @@ def detective_heatmap_figure(
             interpolation="nearest",
         )
         ax.set_yticks(range(len(detectives)), list(detectives))
-        fig.colorbar(image, ax=ax, label=textwrap.fill(label.split(";")[0], 22), pad=0.01)
+        bar = label.split(";")[0] + (")" if ";" in label else "")
+        fig.colorbar(image, ax=ax, label=textwrap.fill(bar, 22), pad=0.01)
         ax.set_title(label, fontsize=10)
     axes[-1].set_xlabel("day")
     fig.suptitle(title or "Per-detective utilisation, caseload and leave over time")
