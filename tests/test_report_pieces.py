@@ -175,3 +175,18 @@ def test_backlog_figure_shows_dates_when_the_start_is_known() -> None:
     assert "2016" in labels and "2019" in labels
     plt.close(plain)
     plt.close(dated)
+
+
+def test_headline_period_in_days_or_months() -> None:
+    """The headline's period is in simulation days, or in months once a start date is given."""
+    from types import SimpleNamespace
+
+    from sim.report.headlines import what_over
+
+    def comparison(start: object) -> object:
+        scenario = SimpleNamespace(warmup_days=365.0, horizon_days=1581.0, start_date=start)
+        return SimpleNamespace(baseline="b", results={"b": SimpleNamespace(scenario=scenario)})
+
+    assert "between day 365 and day 1,581 goes a year" in what_over(comparison(None))  # type: ignore[arg-type]
+    dated = what_over(comparison("2015-01-01"))  # type: ignore[arg-type]
+    assert "between Jan 2016 and May 2019 goes a year" in dated

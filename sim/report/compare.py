@@ -14,6 +14,7 @@ scenario files, and how to reproduce the numbers (seed, versions, hashes). The p
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,13 @@ __all__ = [
 ]
 
 
+def _as_date(value: Any) -> date | None:
+    """A start date as a :class:`datetime.date` (the schema's, or ISO text), or None."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
 def _most_neglected(result: Result, replication: int) -> dict[str, Any] | None:
     """The row of the replication's case with the longest neglect (ties: the first)."""
     cases = result.cases[result.cases["replication"] == replication]
@@ -102,7 +110,7 @@ def comparison_figures(comparison: Comparison, folder: Path) -> dict[str, Path]:
         backlog_figure(
             {titles[n]: r.backlog for n, r in results.items()},
             base.warmup_days,
-            start_date=start_date_of(base),
+            start_date=_as_date(start_date_of(base)),
         ),
         "backlog",
     )

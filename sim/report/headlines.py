@@ -7,7 +7,7 @@ has a ``start_date:``), a result by one sentence a superintendent can read aloud
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sim.experiments.compare import Comparison
@@ -62,6 +62,7 @@ def what_over(comparison: Comparison) -> str:
     if start is None:
         span = f"between day {fmt_sig(base.warmup_days)} and day {fmt_sig(base.horizon_days)}"
     else:
+        start = start if isinstance(start, date) else date.fromisoformat(str(start))
         first = start + timedelta(days=float(base.warmup_days))
         last = start + timedelta(days=float(base.horizon_days))
         span = f"between {first:%b %Y} and {last:%b %Y}"
