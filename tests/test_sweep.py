@@ -171,7 +171,8 @@ def test_a_run_that_always_kills_its_worker_fails_alone(short: Path, tmp_path: P
 
 
 def test_a_killed_sweep_resumed_stores_each_run_once(short: Path, tmp_path: Path) -> None:
-    """SIGKILL mid-sweep, then --resume: the runs of an uninterrupted sweep, once each."""
+    """SIGKILL mid-sweep, then --resume: the runs of an uninterrupted sweep, once each; a second
+    sweep meanwhile is refused by the lock, which the resumed sweep takes over."""
     grid = ["--grid", "team.detectives.0.count=3,4,5,6,7", "--grid", "team.hours_per_week=30,37"]
     args = [str(short), *grid, "-r", "30", "--flush-every", "25"]
     out = tmp_path / "killed"
@@ -187,6 +188,16 @@ def test_a_killed_sweep_resumed_stores_each_run_once(short: Path, tmp_path: Path
                 break
             time.sleep(0.05)
         assert proc.poll() is None, "the sweep ended before it could be killed"
+        # A second sweep on the folder while the first runs: refused, one line, exit 2.
+        second = subprocess.run(
+            sweep_cmd(*args, "--out", str(out), "--resume"),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
+        assert second.returncode == 2, second.stderr
+        assert second.stderr.count("\n") == 1 and f"pid {proc.pid}" in second.stderr
+        assert proc.poll() is None, "the sweep ended before it could be killed"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
@@ -198,7 +209,14 @@ def test_a_killed_sweep_resumed_stores_each_run_once(short: Path, tmp_path: Path
     assert 0 < killed_at < 300
     for part in SweepStore(out).parts():
         pq.read_table(part)  # no corrupt part
-    subprocess.run(sweep_cmd(*args, "--out", str(out), "--resume"), check=True, cwd=tmp_path)
+    resumed_run = subprocess.run(
+        sweep_cmd(*args, "--out", str(out), "--resume"),
+        check=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert "taking over the lock" in resumed_run.stderr  # the killed sweep's lock was stale
     whole = tmp_path / "whole"
     subprocess.run(
         sweep_cmd(*args, "--out", str(whole), "--executor", "serial"), check=True, cwd=tmp_path
@@ -209,6 +227,8 @@ def test_a_killed_sweep_resumed_stores_each_run_once(short: Path, tmp_path: Path
     assert not list(resumed.runs.glob(".part-*")) and not (resumed.runs / "journal.jsonl").exists()
     pd.testing.assert_frame_equal(resumed.table(), SweepStore(whole).table())
     assert len(resumed.table()) == 10 * 30
+    manifest = resumed.manifest()  # every stored run has its line, whenever the kill came
+    assert set(manifest["run_id"]) == resumed.stored_ids() and (manifest["status"] == "ok").all()
 
 
 def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:

@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_WORKERS",
     "ProgressBar",
     "fail_input",
+    "internal_error",
     "load_or_exit",
     "set_option",
     "workers_option",
@@ -87,6 +88,24 @@ def fail_input(problems: Sequence[str]) -> NoReturn:
     for line in problems:
         click.echo(line, err=True)
     sys.exit(2)
+
+
+def internal_error(error: BaseException) -> NoReturn:
+    """Report an internal error on one line, save its traceback to a file, and exit 3.
+
+    Exit 3 keeps a crash apart from exit 1 (a threshold broken), which a CI gate fails on.
+    """
+    import tempfile
+    import traceback
+
+    with tempfile.NamedTemporaryFile(
+        "w", prefix="polit-sim-error-", suffix=".txt", delete=False, encoding="utf-8"
+    ) as handle:
+        traceback.print_exception(error, file=handle)
+    click.echo(
+        f"internal error: {type(error).__name__}: {error} (traceback in {handle.name})", err=True
+    )
+    sys.exit(3)
 
 
 def load_or_exit(path: str, overrides: Sequence[str] = ()) -> Scenario:

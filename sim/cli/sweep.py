@@ -10,11 +10,14 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from sim.cli.common import set_option, workers_option, xlsx_options
+
+if TYPE_CHECKING:
+    from sim.experiments.store import SweepStore
 
 __all__ = ["sweep", "sweep_report"]
 
@@ -113,8 +116,9 @@ class SweepProgress:
 @click.option(
     "--resume",
     is_flag=True,
-    help="Keep the runs already stored in --out and run only the missing ones (the design, "
-    "scenario, seed and model code must be the same).",
+    help="Keep the runs already stored in --out and run only the missing ones (a changed "
+    "design keeps the runs it shares with the stored one; runs made by other model code are "
+    "refused).",
 )
 @click.option(
     "--flush-every",
@@ -147,6 +151,7 @@ def sweep(
     """
     from sim.cli.common import fail_input, load_or_exit
     from sim.experiments.executors import Done, ExecutorError, run_sweep
+    from sim.experiments.locking import FolderBusy, FolderLock
     from sim.experiments.results import model_fingerprint, package_versions
     from sim.experiments.store import SweepStore
     from sim.experiments.sweep import build_design, model_key, resolve_points, runs_of, same_as
@@ -177,27 +182,36 @@ def sweep(
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": package_versions(),
         "model_fingerprint": model_fingerprint(),
+        "point_keys": [model_key(s) for s in scenarios],
     }
+    if (folder / "sweep.json").exists() and not resume:
+        fail_input([f"{folder}: holds a sweep already; add --resume or choose another --out"])
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = FolderLock(folder).acquire()  # released when the command ends, however it ends
+    except FolderBusy as busy:
+        fail_input([str(busy)])
+    click.get_current_context().call_on_close(lock.release)
+    if lock.stale:
+        click.echo(
+            f"{folder}: taking over the lock of a sweep that ended without releasing it"
+            f" (pid {lock.stale.get('pid')} on {lock.stale.get('host')},"
+            f" since {lock.stale.get('started_utc')})",
+            err=True,
+        )
     if (folder / "sweep.json").exists():
-        if not resume:
+        if not resume:  # another sweep made it between the check above and the lock
             fail_input([f"{folder}: holds a sweep already; add --resume or choose another --out"])
-        old = store.sweep_info()
-        same = all(old.get(k) == info[k] for k in ("seed", "base_hash"))
-        if not same or old.get("design", {}).get("points") != info["design"]["points"]:
-            fail_input([f"{folder}: holds a different sweep (design, scenario or seed differ)"])
-        if old.get("model_fingerprint", info["model_fingerprint"]) != info["model_fingerprint"]:
-            fail_input(
-                [
-                    f"{folder}: sweep.json: model_fingerprint: its runs were made by other model "
-                    f"code ({old['model_fingerprint']}, this is {info['model_fingerprint']}); "
-                    "resume with that code or choose another --out"
-                ]
-            )
-        info["created_utc"] = old.get("created_utc", info["created_utc"])
-        info["replications"] = max(n_reps, int(old.get("replications", 0)))
+        _check_resumable(store, info)
     runs = runs_of(design, scenarios, n_reps, root_seed)
     store.write_info(info)
-    store.open()
+    restored = store.open()
+    if restored:
+        click.echo(
+            f"{folder}: manifest.jsonl: restored the lines of {restored} runs stored before"
+            " an interruption",
+            err=True,
+        )
     stored = store.stored_ids() if resume else set()
     todo = [run for run in runs if run.run_id not in stored]
     bar = SweepProgress(len(runs), len(runs) - len(todo), enabled=not quiet)
@@ -224,7 +238,8 @@ def sweep(
 
     start = time.perf_counter()
     try:
-        run_sweep(todo, on_done, executor, workers=workers, scheduler=scheduler)
+        if todo:  # a folder with every run stored (a CI cache hit) needs no pool nor cluster
+            run_sweep(todo, on_done, executor, workers=workers, scheduler=scheduler)
     except ExecutorError as error:
         fail_input([str(error)])
     finally:
@@ -247,9 +262,37 @@ def sweep(
         sys.exit(1)
 
 
+def _check_resumable(store: SweepStore, info: dict[str, Any]) -> None:
+    """Refuse a folder whose runs other model code made; say when the design has changed.
+
+    A changed design (points added or removed, the base scenario edited, another seed) is
+    resumed: the runs it shares with the stored ones are kept, only the others run, and the
+    folder's tables are those of the new design (``SweepStore.table``).
+    """
+    from sim.cli.common import fail_input
+
+    old = store.sweep_info()
+    if old.get("model_fingerprint", info["model_fingerprint"]) != info["model_fingerprint"]:
+        fail_input(
+            [
+                f"{store.root}: sweep.json: model_fingerprint: its runs were made by other model "
+                f"code ({old['model_fingerprint']}, this is {info['model_fingerprint']}); "
+                "resume with that code or choose another --out"
+            ]
+        )
+    info["created_utc"] = old.get("created_utc", info["created_utc"])
+    same = all(old.get(k) == info[k] for k in ("seed", "base_hash"))
+    if not same or old.get("design", {}).get("points") != info["design"]["points"]:
+        click.echo(
+            f"{store.root}: the design differs from the stored sweep's: keeping the runs they"
+            " share, running the others",
+            err=True,
+        )
+
+
 @click.command(
     "sweep-report",
-    short_help="Tables, figures and report.html of a stored sweep.",
+    short_help="Tables, figures and report.html of a stored sweep; a gate for CI.",
 )
 @click.argument("folder", type=click.Path(file_okay=False, exists=True))
 @click.option(
@@ -265,25 +308,71 @@ def sweep(
     help="A threshold to map instead of the scenario's expect: (repeatable), e.g. "
     "any_neglect_over_365:max=0.05 or target_met_share:min=0.9.",
 )
+@click.option(
+    "--fail-on",
+    type=click.Choice(["broken", "uncertain"]),
+    help="Make the report a gate for CI: exit 1 when a design point in scope breaks a "
+    "threshold (broken), or does not surely meet every one (uncertain).",
+)
+@click.option(
+    "--point",
+    "points",
+    multiple=True,
+    metavar="KEY=VALUE,...",
+    help="Gate only the design points with these swept values, e.g. today's staffing "
+    "team.detectives.dc.count=7 (repeatable; with --fail-on or --min-met-share).",
+)
+@click.option(
+    "--min-met-share",
+    type=click.FloatRange(0, 1),
+    metavar="X",
+    help="Exit 1 when less than this share (0 to 1) of the design points in scope surely "
+    "meets every threshold.",
+)
 @xlsx_options(
     "each design point's summary, each parameter's effect and the per-run table",
     "per-run table",
     "runs.csv",
 )
 def sweep_report(
-    folder: str, out: str | None, expect: tuple[str, ...], xlsx: bool, cases_csv: bool
+    folder: str,
+    out: str | None,
+    expect: tuple[str, ...],
+    fail_on: str | None,
+    points: tuple[str, ...],
+    min_met_share: float | None,
+    xlsx: bool,
+    cases_csv: bool,
 ) -> None:
-    """Tables, figures and report.html of a stored sweep.
+    """Tables, figures and report.html of a stored sweep; a gate for CI on request.
 
     Each metric against each swept parameter, Sobol indices for Sobol designs, and the region
-    where the expect: thresholds hold; axes and tables are labelled in words (e.g. "detectives
-    in group dc (count)"), the keys stay in the CSV files.
-    """
-    from sim.cli.common import fail_input
-    from sim.report.sweep import ReportError, parse_expect_option, write_sweep_report
+    where the expect: thresholds hold; axes and tables are labelled in words (e.g. "number of
+    detectives dc"), the keys stay in the CSV files.
 
+    With --fail-on or --min-met-share it is also a gate for CI: it prints every failing design
+    point (its levers, each threshold's metric, estimate and 95% CI) and exits 1 when the gate
+    fails; 2 on bad input (nothing written); 3 on an internal error.
+    """
+    from sim.analysis.region import ThresholdError, parse_expect_option
+    from sim.cli.common import fail_input, internal_error
+    from sim.experiments.gate import GateError, GateResult, evaluate_gate, parse_point_option
+    from sim.report.sweep import write_sweep_report
+
+    gated = fail_on is not None or min_met_share is not None
+    if points and not gated:
+        fail_input(["--point needs --fail-on or --min-met-share"])
     try:
         thresholds = parse_expect_option(expect) if expect else None
+        gate: GateResult | None = None
+        if gated:
+            gate = evaluate_gate(
+                Path(folder),
+                expect=thresholds,
+                fail_on=fail_on,  # type: ignore[arg-type]
+                selectors=[parse_point_option(p) for p in points],
+                min_met_share=min_met_share,
+            )
         written = write_sweep_report(
             Path(folder),
             Path(out) if out else None,
@@ -291,7 +380,22 @@ def sweep_report(
             xlsx=xlsx,
             runs_csv=cases_csv,
         )
-    except ReportError as error:
+    except (ThresholdError, GateError) as error:
         fail_input([str(error)])
+    except Exception as error:
+        internal_error(error)
     for path in written:
         click.echo(str(path))
+    if gate is None:
+        return
+    for point in gate.failing:
+        click.echo(point.describe(), err=True)
+    if gate.share_too_low:
+        click.echo(
+            f"met share {gate.met_share:.3g} is below --min-met-share {min_met_share:g}"
+            f" ({gate.count('met')} of {len(gate.points)} points meet every threshold)",
+            err=True,
+        )
+    click.echo(gate.summary())
+    if not gate.passed:
+        sys.exit(1)

@@ -14,7 +14,13 @@ a large sweep makes few files, yet a killed sweep loses only the runs that were 
 is written to a temporary file and renamed into place, so no reader ever sees half a part.
 Opening the store recovers a journal left by a killed sweep (a torn last line is dropped), and
 reading de-duplicates by ``run_id``, so a kill between writing a part and emptying the journal
-never shows a run twice.
+never shows a run twice. It also makes the manifest whole again: a torn last line is cut off,
+and a run stored before the kill could write its manifest line gets that line.
+
+``sweep.json`` lists the model key of every design point (``point_keys``), so :meth:`table`
+reads the runs of the current design only, numbered by it: a folder resumed with a changed
+design (a CI cache restored, a point added) keeps the runs of its former points for later, but
+its tables are those a sweep of the current design from scratch would give.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from sim.experiments.sweep import design_runs
 
 __all__ = ["SweepStore"]
 
@@ -74,7 +82,20 @@ class SweepStore:
         return rows
 
     def table(self) -> pd.DataFrame:
-        """Every stored run, one row each, ordered by design point and replication."""
+        """Every stored run of the current design, one row each, by design point and replication.
+
+        Rows are matched to the design of ``sweep.json`` by run id and take its point numbers
+        and parameter values; runs of points no longer in the design are left out. A folder
+        without ``point_keys`` (an older sweep) gives every stored run as stored.
+        """
+        table = self.stored_table()
+        info = self.sweep_info() if (self.root / "sweep.json").exists() else {}
+        if "point_keys" not in info:
+            return table
+        return _in_design(table, info)
+
+    def stored_table(self) -> pd.DataFrame:
+        """Every stored run, one row each, as stored, ordered by point and replication."""
         frames = [pd.read_parquet(p) for p in self.parts()]
         journal = self.read_journal() + self._buffer
         if journal:
@@ -109,8 +130,13 @@ class SweepStore:
 
     # --- writing -------------------------------------------------------------------------------
 
-    def open(self) -> None:
-        """Prepare for appending: clear temporary files and recover a left-over journal."""
+    def open(self) -> int:
+        """Prepare for appending: clear temporary files, recover a left-over journal, and give
+        every stored run its manifest line.
+
+        Returns:
+            How many manifest lines were restored (runs stored before a kill could record them).
+        """
         self.runs.mkdir(parents=True, exist_ok=True)
         for tmp in self.runs.glob(".part-*.tmp"):
             tmp.unlink()  # a part whose write was interrupted: its rows are still in the journal
@@ -124,7 +150,56 @@ class SweepStore:
                 self._write_part(list(fresh.values()))
         (self.runs / JOURNAL).unlink(missing_ok=True)
         self._journal = (self.runs / JOURNAL).open("a", encoding="utf-8")
+        lines = self._clean_manifest()
         self._manifest = (self.root / "manifest.jsonl").open("a", encoding="utf-8")
+        return self._complete_manifest(lines)
+
+    def _clean_manifest(self) -> list[dict[str, Any]]:
+        """Drop a torn last line (and any line that is not JSON) so appending stays readable."""
+        path = self.root / "manifest.jsonl"
+        if not path.exists():
+            return []
+        text = path.read_text(encoding="utf-8")
+        kept: list[str] = []
+        rows: list[dict[str, Any]] = []
+        for line in text.splitlines(keepends=True):
+            try:
+                row = json.loads(line) if line.endswith("\n") else None
+            except ValueError:
+                row = None
+            if isinstance(row, dict) and "run_id" in row:
+                kept.append(line)
+                rows.append(row)
+        if "".join(kept) != text:
+            tmp = self.root / ".manifest.jsonl.tmp"
+            tmp.write_text("".join(kept), encoding="utf-8")
+            os.replace(tmp, path)
+        return rows
+
+    def _complete_manifest(self, lines: list[dict[str, Any]]) -> int:
+        """Append an ``ok`` line for each stored run whose last manifest line is not ``ok``."""
+        last = {row["run_id"]: row.get("status") for row in lines}
+        restored = 0
+        for part in self.parts():
+            cols = pq.read_table(part, columns=["run_id", "point", "replication"]).to_pylist()
+            for row in cols:
+                if last.get(row["run_id"]) != "ok":
+                    last[row["run_id"]] = "ok"
+                    restored += 1
+                    self.record(
+                        {
+                            "run_id": row["run_id"],
+                            "point": row["point"],
+                            "replication": row["replication"],
+                            "status": "ok",
+                            "attempts": None,
+                            "host": None,
+                            "seconds": None,
+                            "error": None,
+                            "restored": True,
+                        }
+                    )
+        return restored
 
     def write_info(self, info: Mapping[str, Any]) -> None:
         """Write ``sweep.json`` atomically."""
@@ -183,6 +258,23 @@ class SweepStore:
             os.fsync(handle.fileno())  # the part is whole on disk before its name appears
         os.replace(tmp, final)
         return final
+
+
+def _in_design(table: pd.DataFrame, info: Mapping[str, Any]) -> pd.DataFrame:
+    """The rows of the design in ``info``, numbered and labelled by it (see :meth:`table`)."""
+    design = info["design"]
+    params = [p["key"] for p in design["parameters"]]
+    points = design["points"]
+    where = design_runs(info["point_keys"], int(info["seed"]), int(info["replications"]))
+    table = table[table["run_id"].isin(where.keys())].copy()
+    located = [where[r] for r in table["run_id"]]
+    table["point"] = pd.Series([p for p, _ in located], index=table.index, dtype="int64")
+    table["replication"] = pd.Series([r for _, r in located], index=table.index, dtype="int64")
+    for key in params:
+        table[key] = [points[p][key] for p, _ in located]
+    rest = [c for c in table.columns if c not in {"run_id", "point", "replication", *params}]
+    table = table[["run_id", "point", *params, "replication", *rest]]
+    return table.sort_values(["point", "replication"], ignore_index=True)
 
 
 def _json_default(value: Any) -> Any:

@@ -42,11 +42,13 @@ __all__ = [
     "Point",
     "RunSpec",
     "build_design",
+    "design_runs",
     "model_key",
     "parse_grid",
     "parse_range",
     "resolve_points",
     "run_id",
+    "run_id_of",
     "runs_of",
     "same_as",
 ]
@@ -141,8 +143,13 @@ def _is_int_text(text: str) -> bool:
     return True
 
 
+NULL_TEXTS = ("null", "none", "~")
+"""Grid values read as YAML's null (``--grid policies.workload_review.every_days=null,28``)."""
+
+
 def parse_grid(item: str, shown: str = "--grid") -> tuple[str, list[Any]]:
-    """``key=v1,v2,...`` into (key, values); values are read as numbers when they are numbers.
+    """``key=v1,v2,...`` into (key, values); values are read as numbers when they are numbers,
+    and ``null`` as None.
 
     Raises:
         ScenarioError: when the item is malformed.
@@ -154,7 +161,9 @@ def parse_grid(item: str, shown: str = "--grid") -> tuple[str, list[Any]]:
         raise ScenarioError([f"{shown} {item}: expected key=v1,v2,..."])
     out: list[Any] = []
     for v in values:
-        if _is_int_text(v):
+        if v.lower() in NULL_TEXTS:
+            out.append(None)  # a key that may be switched off, e.g. no workload reviews
+        elif _is_int_text(v):
             out.append(int(v))
         else:
             try:
@@ -305,6 +314,8 @@ def _saltelli(params: Sequence[Parameter], n: int, seed: int) -> Design:
 
 
 def _format(value: Any) -> str:
+    if value is None:
+        return "null"
     return repr(value) if isinstance(value, float) else str(value)
 
 
@@ -347,8 +358,32 @@ def model_key(scenario: Scenario) -> str:
 
 def run_id(scenario: Scenario, seed: int, replication: int) -> str:
     """The identity of a run: the resolved scenario (see :func:`model_key`), seed, replication."""
-    text = f"{model_key(scenario)}:{seed}:{replication}"
+    return run_id_of(model_key(scenario), seed, replication)
+
+
+def run_id_of(key: str, seed: int, replication: int) -> str:
+    """:func:`run_id` from a scenario's :func:`model_key` (as ``sweep.json`` lists them)."""
+    text = f"{key}:{seed}:{replication}"
     return hashlib.sha256(text.encode("ascii")).hexdigest()[:24]
+
+
+def design_runs(
+    point_keys: Sequence[str], seed: int, replications: int
+) -> dict[str, tuple[int, int]]:
+    """Every run of a design, ``run_id -> (point, replication)``, from its points' model keys.
+
+    A point repeating an earlier point's scenario maps to that earlier point (as in
+    :func:`runs_of`). This is how stored rows are matched to the current design: a folder
+    resumed with another design keeps the runs of its former points, but reads only these.
+    """
+    first: dict[str, int] = {}
+    out: dict[str, tuple[int, int]] = {}
+    for index, key in enumerate(point_keys):
+        if first.setdefault(key, index) != index:
+            continue
+        for r in range(replications):
+            out[run_id_of(key, seed, r)] = (index, r)
+    return out
 
 
 def same_as(scenarios: Sequence[Scenario]) -> list[int]:

@@ -36,9 +36,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sim.analysis.region import (
+    ThresholdError,
+    expand_points,
+    parse_expect,
+    parse_expect_option,
+    point_summary,
+    target_region,
+)
 from sim.analysis.statistics import is_indicator, mean_ci, proportion_ci
 from sim.domain.metrics import metric_label
-from sim.domain.names import did_you_mean
 from sim.experiments.store import SweepStore
 from sim.report.excel import sweep_sheets, write_workbook
 from sim.report.figures import PALETTE, save_figure
@@ -83,7 +90,7 @@ BINS = 8
 VERDICT_COLOURS = {"met": PALETTE[2], "uncertain": PALETTE[1], "broken": PALETTE[5]}
 
 
-class ReportError(ValueError):
+class ReportError(ThresholdError):
     """The folder holds no readable sweep, or an ``expect:`` entry is malformed."""
 
 
@@ -97,34 +104,6 @@ def _metrics(table: pd.DataFrame, params: Sequence[str]) -> list[str]:
         for c in table.columns
         if c not in NOT_METRICS and c not in params and pd.api.types.is_numeric_dtype(table[c])
     ]
-
-
-def expand_points(
-    table: pd.DataFrame, points: Sequence[Mapping[str, Any]], same: Sequence[int] | None
-) -> pd.DataFrame:
-    """Give every design point its rows: a point repeating an earlier one shares its runs."""
-    if same is None or all(i == j for i, j in enumerate(same)):
-        return table
-    by_point = {p: g for p, g in table.groupby("point")}
-    frames = []
-    for index, first in enumerate(same):
-        if first in by_point:
-            frames.append(by_point[first].assign(point=index, **dict(points[index])))
-    return pd.concat(frames, ignore_index=True)
-
-
-def point_summary(table: pd.DataFrame, params: Sequence[str]) -> pd.DataFrame:
-    """Mean and 95% CI of every metric at every design point (long format)."""
-    rows: list[dict[str, Any]] = []
-    for point, group in table.groupby("point", sort=True):
-        fixed = {p: group[p].iloc[0] for p in params}
-        for metric in _metrics(table, params):
-            mean, _, low, high, n = _interval(metric, group[metric].to_numpy(dtype=float))
-            rows.append(
-                {"point": point, **fixed, "metric": metric, "mean": mean}
-                | {"ci_low": low, "ci_high": high, "n": int(n)}
-            )
-    return pd.DataFrame(rows)
 
 
 def metric_by_parameter(table: pd.DataFrame, params: Sequence[str], kind: str) -> pd.DataFrame:
@@ -194,71 +173,6 @@ def sobol_indices(
                 }
             )
     return pd.DataFrame(rows)
-
-
-def parse_expect_option(items: Sequence[str]) -> dict[str, dict[str, float]]:
-    """``METRIC:max=X`` / ``METRIC:min=Y`` items (``--expect``) into an ``expect:`` mapping.
-
-    Raises:
-        ReportError: a malformed item.
-    """
-    out: dict[str, dict[str, float]] = {}
-    for item in items:
-        metric, _, bound = item.partition(":")
-        side, _, value = bound.partition("=")
-        try:
-            out.setdefault(metric.strip(), {})[side.strip()] = float(value)
-        except ValueError:
-            raise ReportError(f"--expect {item}: expected METRIC:max=X or METRIC:min=Y") from None
-        if side.strip() not in ("max", "min") or not metric.strip():
-            raise ReportError(f"--expect {item}: expected METRIC:max=X or METRIC:min=Y")
-    return out
-
-
-def parse_expect(expect: Any) -> dict[str, dict[str, float]]:
-    """Check an ``expect:`` mapping, ``{metric: {max: x, min: y}}``.
-
-    Raises:
-        ReportError: when it is not of that shape.
-    """
-    if not isinstance(expect, Mapping):
-        raise ReportError("expect: must map metric names to {max: x} and/or {min: y}")
-    out: dict[str, dict[str, float]] = {}
-    for metric, bounds in expect.items():
-        if not isinstance(bounds, Mapping) or not set(bounds) <= {"max", "min"} or not bounds:
-            raise ReportError(f"expect.{metric}: give max and/or min")
-        out[str(metric)] = {k: float(v) for k, v in bounds.items() if v is not None}
-    return out
-
-
-def target_region(
-    points: pd.DataFrame, params: Sequence[str], expect: Mapping[str, Mapping[str, float]]
-) -> pd.DataFrame:
-    """Per design point: each expected metric's estimate and CI, and the point's verdict."""
-    wide: list[dict[str, Any]] = []
-    for point, group in points.groupby("point", sort=True):
-        by_metric = group.set_index("metric")
-        row: dict[str, Any] = {"point": point, **{p: group[p].iloc[0] for p in params}}
-        verdicts: list[str] = []
-        for metric, bounds in expect.items():
-            if metric not in by_metric.index:
-                hint = did_you_mean(metric, [str(m) for m in by_metric.index])
-                raise ReportError(f"expect.{metric}: not a metric of this sweep;{hint}")
-            estimate = by_metric.loc[metric, ["mean", "ci_low", "ci_high"]].to_numpy(dtype=float)
-            mean, low, high = (float(v) for v in estimate)
-            row |= {metric: mean, f"{metric}_ci_low": low, f"{metric}_ci_high": high}
-            for side, limit in bounds.items():
-                ok_mean = mean <= limit if side == "max" else mean >= limit
-                sure = high <= limit if side == "max" else low >= limit
-                never = low > limit if side == "max" else high < limit
-                verdicts.append("met" if sure else "broken" if never else "uncertain")
-                row[f"{metric}_{side}"] = limit
-                row[f"{metric}_{side}_met_by_mean"] = bool(ok_mean)
-        row["verdict"] = (
-            "broken" if "broken" in verdicts else "met" if set(verdicts) == {"met"} else "uncertain"
-        )
-        wide.append(row)
-    return pd.DataFrame(wide)
 
 
 # --- figures -------------------------------------------------------------------------------------
