@@ -257,6 +257,15 @@ def _region_figure(
     return fig
 
 
+def _save(fig: Figure, out: Path, stem: str, figures: dict[str, Path]) -> list[Path]:
+    """Save a figure; note its PNG in ``figures`` (for the HTML page) when one was written."""
+    paths = save_figure(fig, out, stem)
+    png = [p for p in paths if p.suffix == ".png"]
+    if png:
+        figures[stem] = png[0]
+    return paths
+
+
 def write_sweep_report(
     folder: Path,
     out: Path | None = None,
@@ -304,16 +313,15 @@ def write_sweep_report(
         by_param.to_csv(out / "metric_by_parameter.csv", index=False)
         written.append(out / "metric_by_parameter.csv")
         fig = _by_parameter_figure(by_param, params, metrics, labels)
-        written += save_figure(fig, out, "metric_by_parameter")
-        figures["metric_by_parameter"] = out / "metric_by_parameter.png"
+        written += _save(fig, out, "metric_by_parameter", figures)
     if design["kind"] == "sobol":
         indices = sobol_indices(table, design, _metrics(table, params))
         indices.to_csv(out / "sobol_indices.csv", index=False)
         written.append(out / "sobol_indices.csv")
         shown = [m for m in metrics if m in set(indices["metric"])] if len(indices) else []
         if shown:
-            written += save_figure(_sobol_figure(indices, shown, labels), out, "sobol_indices")
-            figures["sobol_indices"] = out / "sobol_indices.png"
+            fig = _sobol_figure(indices, shown, labels)
+            written += _save(fig, out, "sobol_indices", figures)
     expect = expect or info.get("base_scenario", {}).get("expect")
     region: pd.DataFrame | None = None
     if expect:
@@ -321,8 +329,8 @@ def write_sweep_report(
         region.to_csv(out / "target_region.csv", index=False)
         written.append(out / "target_region.csv")
         if params:
-            written += save_figure(_region_figure(region, params, labels), out, "target_region")
-            figures["target_region"] = out / "target_region.png"
+            fig = _region_figure(region, params, labels)
+            written += _save(fig, out, "target_region", figures)
     html_text = render_sweep_report(info, points, params, labels, figures, region)
     (out / "report.html").write_text(html_text, encoding="utf-8")
     written.append(out / "report.html")
