@@ -187,14 +187,29 @@ def compare(
         f"compared {len(scenarios)} scenarios, {comparison.replications} replications each "
         f"(baseline {comparison.baseline}, seed {comparison.seed}) -> {out_dir}"
     )
+    from sim.report.forest import rank_scenarios, verdict
+    from sim.report.headlines import scenario_title
+    from sim.report.html import fmt_difference, fmt_range, fmt_value, metric_name
+
     table = comparison.table
-    headline = table[(table["metric"] == precision_metric) & ~table["baseline"]]
-    for row in headline.itertuples():
-        flag = " *" if row.significant else ""
+    metric = precision_metric
+    rows = table[table["metric"] == metric].set_index("scenario")
+    base = rows.loc[comparison.baseline]
+    click.echo(
+        f"  {metric_name(metric)}, best first; baseline "
+        f"{scenario_title(comparison.results[comparison.baseline].scenario)}: "
+        f"{fmt_value(metric, base['mean'])}"
+    )
+    for name in rank_scenarios(table, comparison.baseline, metric):
+        row = rows.loc[name]
+        low, high = (float(v) for v in row[["diff_ci_low", "diff_ci_high"]].to_numpy(float))
         click.echo(
-            f"  {row.scenario:32s} {precision_metric} {row.mean:.4g} "
-            f"diff {row.difference:+.4g} [{row.diff_ci_low:+.4g}, {row.diff_ci_high:+.4g}]{flag}"
+            f"  {scenario_title(comparison.results[name].scenario)[:40]:40s} "
+            f"{fmt_value(metric, row['mean']):>8s}  {fmt_difference(metric, row['difference'])}"
+            f" (95% CI {fmt_range(metric, low, high, True)}) {verdict(metric, low, high)}"
         )
+    if not no_figures:
+        click.echo(f"  report: {out_dir / 'report.html'}")
     for check in comparison.checks:
         if check.status != "met":
             click.echo(check.describe(), err=True)

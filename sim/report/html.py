@@ -176,7 +176,7 @@ def fmt_difference(metric: str, value: Any, digits: int = 2, unit: bool = True) 
         return str(value)
     if not math.isfinite(x):
         return "n/a"
-    sign = "+" if x > 0 else "−" if x < 0 else "±"
+    sign = "+" if x > 0 else "−" if x < 0 else ""
     if _percent_unit(metric):
         return f"{sign}{fmt_sig(abs(100 * x), digits)}{' points' if unit else ''}"
     return f"{sign}{fmt_sig(abs(x), digits)}"
