@@ -178,11 +178,11 @@ def scenario_differences(
 ) -> list[tuple[str, Any, Any]]:
     """(dotted key, baseline value, other value) for every resolved field that differs.
 
-    ``name`` and ``description`` are left out: they always differ.
+    ``name``, ``title`` and ``description`` are left out: they label, they do not model.
     """
     a, b = _flatten(base), _flatten(other)
     keys = sorted(set(a) | set(b))
-    skip = {"name", "description"}
+    skip = {"name", "title", "description"}
     return [
         (k, a.get(k, "—"), b.get(k, "—")) for k in keys if k not in skip and a.get(k) != b.get(k)
     ]
