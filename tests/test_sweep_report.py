@@ -91,3 +91,10 @@ def test_sweep_report_writes_tables_figures_and_the_region(tmp_path: Path) -> No
     assert util["ci_low"].to_dict()[3.0] > util["ci_high"].to_dict()[6.0]
     region = pd.read_csv(report / "target_region.csv")
     assert len(region) == 4 and set(region["verdict"]) <= {"met", "uncertain", "broken"}
+    # Scenario discovery: the box where utilisation breaks 0.9 holds the 3-detective points only.
+    broken = region[~region["utilisation_max_met_by_mean"]]
+    assert set(broken["team.detectives.0.count"]) == {3}
+    boxes = pd.read_csv(report / "scenario_discovery.csv").query("box == 1")
+    count = boxes.set_index("parameter").loc["team.detectives.0.count"]
+    assert (count["low"], count["high"]) == (3, 3)
+    assert count["coverage"] == 1.0 and count["density"] == 1.0

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 import click
 
 from sim.cli.compare import compare
+from sim.cli.forecast import forecast
 from sim.cli.init import init
+from sim.cli.optimise import optimise
 from sim.cli.run import run, schema, validate
 from sim.cli.sweep import sweep, sweep_report
 
@@ -29,8 +31,10 @@ cli.add_command(validate)
 cli.add_command(schema)
 cli.add_command(run)
 cli.add_command(compare)
+cli.add_command(forecast)
 cli.add_command(sweep)
 cli.add_command(sweep_report)
+cli.add_command(optimise)
 cli.add_command(init)
 
 

@@ -19,7 +19,23 @@ from sim.cli.common import (
 )
 from sim.scenario import Scenario, ScenarioError, load_scenario
 
-__all__ = ["run", "schema", "validate"]
+__all__ = ["run", "schema", "validate", "write_snapshots"]
+
+
+def write_snapshots(result: Any, folder: Path) -> list[Path]:
+    """Write each replication's captured state as a snapshot pair; returns the folders."""
+    from sim.state.initial import snapshot_from_captured
+    from sim.state.snapshot import write_snapshot
+
+    written = []
+    for replication, captured in sorted(result.captured.items()):
+        snapshot = snapshot_from_captured(captured, result.scenario)
+        target = folder / f"replication_{replication}"
+        target.mkdir(parents=True)
+        write_snapshot(snapshot, target / "open_cases.csv", target / "absences.csv")
+        (target / "as_of.txt").write_text(snapshot.as_of.isoformat() + "\n", encoding="utf-8")
+        written.append(target)
+    return written
 
 
 @click.command(short_help="Check scenario files against the schema; exit 2 if any is invalid.")
@@ -73,6 +89,13 @@ def schema() -> None:
 @click.option(
     "--no-figures", is_flag=True, help="Write the tables only (no figures, no report.html)."
 )
+@click.option(
+    "--snapshot-at",
+    "snapshot_at",
+    type=click.FloatRange(min=0),
+    help="Also write each replication's open cases and absences at this day, in the formats "
+    "forecast reads: DIR/snapshots/replication_<k>/open_cases.csv and absences.csv.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def run(
     file: str,
@@ -84,6 +107,7 @@ def run(
     xlsx: bool,
     cases_csv: bool,
     no_figures: bool,
+    snapshot_at: float | None,
     quiet: bool,
 ) -> None:
     """Run a scenario's replications and write results/NAME/ (or --out).
@@ -97,11 +121,17 @@ def run(
     from sim.experiments.results import write_result
 
     scenario = load_or_exit(file, overrides)
+    if snapshot_at is not None and snapshot_at > scenario.horizon_days:
+        fail_input(
+            [f"--snapshot-at: day {snapshot_at:g} is after horizon_days {scenario.horizon_days:g}"]
+        )
     n = replications or scenario.replications
     out_dir = Path(out) if out else Path("results") / scenario.name
     bar = ProgressBar(n, scenario.name, enabled=not quiet)
     try:
-        result = simulate(scenario, n, seed, workers=workers, trace=(0,), progress=bar)
+        result = simulate(
+            scenario, n, seed, workers=workers, trace=(0,), progress=bar, capture_at=snapshot_at
+        )
     finally:
         bar.close()
 
@@ -121,13 +151,25 @@ def run(
         if cases_csv:
             res.cases.to_csv(folder / "cases.csv", index=False)
             paths.append(folder / "cases.csv")
+        if res.captured:  # the snapshots, written into the same folder at the same time
+            write_snapshots(res, folder / "snapshots")
         return paths
 
-    write_result(
-        result, out_dir, figures=extras, extra_manifest={"command": ["polit-sim", *sys.argv[1:]]}
-    )
+    extra: dict[str, Any] = {"command": ["polit-sim", *sys.argv[1:]]}
+    if snapshot_at is not None:
+        from sim.state.initial import snapshot_from_captured
+
+        first = snapshot_from_captured(result.captured[0], scenario)
+        extra["snapshot_at_day"] = snapshot_at
+        extra["snapshot_as_of"] = first.as_of.isoformat()
+    write_result(result, out_dir, figures=extras, extra_manifest=extra)
     summary = result.summary.set_index("metric")
     click.echo(f"{scenario.name}: {n} replications -> {out_dir}")
+    if snapshot_at is not None:
+        click.echo(
+            f"  snapshots at day {snapshot_at:g} ({extra['snapshot_as_of']}): "
+            f"{out_dir / 'snapshots'}/replication_<k>/"
+        )
     for metric in ("any_neglect_over_365", "share_neglect_over_365", "utilisation", "mean_backlog"):
         row = summary.loc[metric]
         click.echo(f"  {metric:24s} {row['mean']:.4g}  [{row['ci_low']:.4g}, {row['ci_high']:.4g}]")

@@ -4,6 +4,8 @@ Each distribution is a small frozen pydantic model, selected in YAML by its ``di
 (``{dist: lognormal, mean: 8, sd: 4}``). Every model offers:
 
 * ``mean`` – the distribution's mean, in the unit of the field that holds it;
+* ``cdf(x)`` and ``residual(elapsed, u)`` – what is left of a duration already under way for
+  ``elapsed`` (drawn conditioned on exceeding it), for a forecast from today's caseload;
 * ``ppf(u)`` – the inverse CDF, vectorised, used to turn common uniforms into case attributes
   (so that two scenarios with different effort parameters still share their randomness);
 * ``sample(rng, size)`` – direct draws from a numpy ``Generator`` for the few values drawn
@@ -52,6 +54,24 @@ class _Dist(BaseModel):
     def ppf(self, u: ArrayLike) -> FloatArray:  # pragma: no cover
         raise NotImplementedError
 
+    def cdf(self, x: ArrayLike) -> FloatArray:  # pragma: no cover
+        """P(X <= x), vectorised."""
+        raise NotImplementedError
+
+    def residual(self, elapsed: ArrayLike, u: ArrayLike) -> FloatArray:
+        """What is left of X beyond ``elapsed``, given X > ``elapsed``, by inversion of ``u``.
+
+        Draws X from the distribution conditioned on exceeding ``elapsed`` (``ppf`` of a uniform
+        on ``(F(elapsed), 1)``) and returns ``X - elapsed``. Where ``elapsed`` is already beyond
+        every value the distribution allows, nothing is left (0).
+        """
+        elapsed = np.asarray(elapsed, dtype=float)
+        below = self.cdf(elapsed)
+        beyond = below >= 1.0 - 1e-12
+        level = np.where(beyond, 0.5, below + np.asarray(u, dtype=float) * (1.0 - below))
+        left = np.maximum(self.ppf(level) - elapsed, 0.0)
+        return np.where(beyond, 0.0, left)
+
     def sample(self, rng: Generator, size: int | None = None) -> FloatArray:
         """Draw ``size`` values by inversion of ``rng.random(size)``."""
         return self.ppf(rng.random(size))
@@ -74,6 +94,9 @@ class Exponential(_Dist):
     @property
     def second_moment(self) -> float:
         return 2.0 * self.mean_**2
+
+    def cdf(self, x: ArrayLike) -> FloatArray:
+        return -np.expm1(-np.maximum(np.asarray(x, dtype=float), 0.0) / self.mean_)
 
     def ppf(self, u: ArrayLike) -> FloatArray:
         return -self.mean_ * np.log1p(-np.asarray(u, dtype=float))
@@ -99,6 +122,13 @@ class Lognormal(_Dist):
         sigma2 = math.log1p((self.sd / self.mean_) ** 2)
         return math.log(self.mean_) - sigma2 / 2.0, math.sqrt(sigma2)
 
+    def cdf(self, x: ArrayLike) -> FloatArray:
+        mu, sigma = self._params
+        x = np.asarray(x, dtype=float)
+        with np.errstate(divide="ignore"):
+            z = (np.log(np.maximum(x, 0.0)) - mu) / sigma
+        return np.asarray(stats.norm.cdf(z), dtype=float)
+
     def ppf(self, u: ArrayLike) -> FloatArray:
         mu, sigma = self._params
         return np.exp(mu + sigma * stats.norm.ppf(u))
@@ -118,6 +148,11 @@ class Gamma(_Dist):
     @property
     def second_moment(self) -> float:
         return self.sd**2 + self.mean_**2
+
+    def cdf(self, x: ArrayLike) -> FloatArray:
+        shape = (self.mean_ / self.sd) ** 2
+        scale = self.sd**2 / self.mean_
+        return np.asarray(stats.gamma.cdf(x, shape, scale=scale), dtype=float)
 
     def ppf(self, u: ArrayLike) -> FloatArray:
         shape = (self.mean_ / self.sd) ** 2
@@ -145,6 +180,10 @@ class Uniform(_Dist):
     @property
     def second_moment(self) -> float:
         return (self.low**2 + self.low * self.high + self.high**2) / 3.0
+
+    def cdf(self, x: ArrayLike) -> FloatArray:
+        x = np.asarray(x, dtype=float)
+        return np.clip((x - self.low) / (self.high - self.low), 0.0, 1.0)
 
     def ppf(self, u: ArrayLike) -> FloatArray:
         return self.low + (self.high - self.low) * np.asarray(u, dtype=float)
@@ -174,6 +213,11 @@ class Triangular(_Dist):
         var = (a * a + b * b + c * c - a * b - a * c - b * c) / 18.0
         return var + self.mean**2
 
+    def cdf(self, x: ArrayLike) -> FloatArray:
+        width = self.high - self.low
+        c = (self.mode - self.low) / width
+        return np.asarray(stats.triang.cdf(x, c, loc=self.low, scale=width), dtype=float)
+
     def ppf(self, u: ArrayLike) -> FloatArray:
         width = self.high - self.low
         c = (self.mode - self.low) / width
@@ -193,6 +237,9 @@ class Fixed(_Dist):
     @property
     def second_moment(self) -> float:
         return self.value**2
+
+    def cdf(self, x: ArrayLike) -> FloatArray:
+        return np.where(np.asarray(x, dtype=float) >= self.value, 1.0, 0.0)
 
     def ppf(self, u: ArrayLike) -> FloatArray:
         return np.full(np.shape(u), self.value, dtype=float)
@@ -227,6 +274,11 @@ class Empirical(_Dist):
     def second_moment(self) -> float:
         values, cdf = self._table()
         return float(np.dot(values**2, np.diff(cdf, prepend=0.0)))
+
+    def cdf(self, x: ArrayLike) -> FloatArray:
+        values, cdf = self._table()
+        index = np.searchsorted(values, np.asarray(x, dtype=float), side="right")
+        return np.where(index > 0, cdf[np.maximum(index - 1, 0)], 0.0)
 
     def ppf(self, u: ArrayLike) -> FloatArray:
         values, cdf = self._table()

@@ -34,6 +34,8 @@ class ExternalUnit:
         self.busy = 0
         self.entered = 0
         self.queue: list[tuple[float, int, Case]] = []
+        # When each case in service started (by case id): a picture of the state needs it.
+        self.started: dict[int, float] = {}
 
     def submit(self, case: Case) -> None:
         """Hand ``case`` to the unit; it starts at once if the unit has room."""
@@ -46,11 +48,13 @@ class ExternalUnit:
 
     def _start(self, case: Case) -> None:
         self.busy += 1
+        self.started[case.case_id] = self.env.now
         event = self.env.timeout(case.external_days[self.stage])
         event.callbacks.append(lambda _event: self._finish(case))
 
     def _finish(self, case: Case) -> None:
         self.busy -= 1
+        del self.started[case.case_id]
         if self.queue:
             self._start(heapq.heappop(self.queue)[2])
         self.done(case)

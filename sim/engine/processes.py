@@ -37,15 +37,21 @@ def takes_annual_leave(
     """Process: ``detective`` takes the annual entitlement each year in ``blocks`` episodes.
 
     The year is cut into ``blocks`` equal segments; each episode starts at a uniform point of its
-    segment, so episodes never overlap one another.
+    segment, so episodes never overlap one another. Episodes due before the process starts are
+    skipped.
     """
     length = days_per_year / blocks
     segment = 365.0 / blocks
+    # A replication started from today's state (a forecast) skips the episodes that would have
+    # begun before its clock: the ones under way are in its initial state. The draws stay the same.
+    first = env.now
     year = 0
     while year * 365.0 < horizon_days:
         offsets = rng.uniform(0.0, segment - length, size=blocks)
         for k in range(blocks):
             start = year * 365.0 + k * segment + float(offsets[k])
+            if start < first:
+                continue
             if start > env.now:
                 yield env.timeout(start - env.now)
             team.start_absence(detective, "annual")

@@ -70,7 +70,10 @@ def build_records(
     detectives: list[Detective],
     snapshot: dict[int, tuple[float, float, float]],
     team: TeamState,
+    start_day: float = 0.0,
 ) -> ReplicationRecords:
+    """Build a replication's records; the backlog is sampled from ``start_day`` (the clock's
+    start) to the horizon."""
     horizon = scenario.horizon_days
     warmup = scenario.warmup_days
     for case in cases:
@@ -83,7 +86,7 @@ def build_records(
     arrival_all = np.array([c.arrival_day for c in cases])
     closed_all = np.array([nan if c.closed_day is None else c.closed_day for c in cases])
     step = scenario.outputs.backlog_every_days
-    days = np.arange(0.0, horizon + step / 2, step)
+    days = np.arange(start_day, horizon + step / 2, step)
     closed_sorted = np.sort(closed_all[~np.isnan(closed_all)])
     open_cases = np.searchsorted(np.sort(arrival_all), days, side="right") - np.searchsorted(
         closed_sorted, days, side="right"

@@ -10,9 +10,18 @@ from __future__ import annotations
 import gc
 import importlib
 
+import numpy as np
 import simpy
 
 from sim.domain.entities import Case, Detective
+from sim.engine.initial import (
+    Captured,
+    FirstReturns,
+    InitialState,
+    capture_state,
+    initial_outcomes,
+    place_initial_state,
+)
 from sim.engine.processes import takes_annual_leave, takes_sick_leave
 from sim.engine.records import ReplicationRecords, build_records, counters_at
 from sim.engine.referrals import Referrals, draw_referrals
@@ -40,7 +49,13 @@ def build_detectives(scenario: Scenario) -> list[Detective]:
 
 
 def run_replication(
-    scenario: Scenario, replication: int, seed: int | None = None, *, trace: bool = False
+    scenario: Scenario,
+    replication: int,
+    seed: int | None = None,
+    *,
+    trace: bool = False,
+    initial: InitialState | None = None,
+    capture_at: float | None = None,
 ) -> ReplicationRecords:
     """Simulate one replication of ``scenario``.
 
@@ -49,6 +64,11 @@ def run_replication(
         replication: the replication's index; with ``seed`` it fixes every random stream.
         seed: the root seed (default: the scenario's).
         trace: also record a timeline of work, leave and ownership (slower; for figures).
+        initial: start the clock at ``initial.day`` with its open cases and absences instead of
+            an empty team (referrals before that day are dropped); ``records.extra["initial"]``
+            then holds each initial case's next progress, closing day and longest neglect.
+        capture_at: also picture the open cases and absences at this day
+            (``records.extra["captured"]``, a :class:`~sim.engine.initial.Captured`).
     """
     # A replication allocates many objects (cases, their per-stage lists, events) and creates few
     # reference cycles that outlive it; the cyclic garbage collector's passes over them cost
@@ -56,21 +76,27 @@ def run_replication(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _run_replication(scenario, replication, seed, trace)
+        return _run_replication(scenario, replication, seed, trace, initial, capture_at)
     finally:
         if collecting:
             gc.enable()
 
 
 def _run_replication(
-    scenario: Scenario, replication: int, seed: int | None, trace: bool
+    scenario: Scenario,
+    replication: int,
+    seed: int | None,
+    trace: bool,
+    initial: InitialState | None,
+    capture_at: float | None,
 ) -> ReplicationRecords:
     for module in scenario.plugins:
         importlib.import_module(module)
     root_seed = scenario.seed if seed is None else seed
     streams = Streams(root_seed, replication)
     referrals = draw_referrals(scenario, streams)
-    env = simpy.Environment()
+    start_day = 0.0 if initial is None else initial.day
+    env = simpy.Environment(initial_time=start_day)
     detectives = build_detectives(scenario)
     policies = scenario.policies
     stages = scenario.cases.stages
@@ -86,10 +112,15 @@ def _run_replication(
         rng=streams["policy.allocation"],
         trace=[] if trace else None,
     )
+    returns = None if initial is None else FirstReturns(env, team.external_done)
     for s, stage in enumerate(stages):
         if stage.external is not None:
             team.units[s] = ExternalUnit(
-                env, s, stage.external.capacity, stage.external.order == "grade", team.external_done
+                env,
+                s,
+                stage.external.capacity,
+                stage.external.order == "grade",
+                team.external_done if returns is None else returns,
             )
 
     arrival = referrals.arrival_day
@@ -98,10 +129,22 @@ def _run_replication(
     external_days = referrals.external_days.tolist()
     devices = referrals.devices.tolist()
 
-    def make_case(i: int) -> Case:
-        return Case(i, float(arrival[i]), grade[i], efforts[i], external_days[i], devices[i])
+    first = 0
+    placed: list[Case] = []
+    if initial is not None:
+        # Referrals before the clock's start are the past: the initial state stands for them.
+        first = int(np.searchsorted(arrival, start_day, side="left"))
+        # The wellbeing policy is pure: this instance only turns the initial strain into effects.
+        effects = (
+            WELLBEING.build(policies.wellbeing).effects if policies.wellbeing is not None else None
+        )
+        placed = place_initial_state(team, initial, effects)
 
-    team.start(arrival.tolist(), make_case)
+    def make_case(i: int) -> Case:
+        j = first + i
+        return Case(j, float(arrival[j]), grade[j], efforts[j], external_days[j], devices[j])
+
+    team.start(arrival[first:].tolist(), make_case)
     wellbeing = WELLBEING.build(policies.wellbeing) if policies.wellbeing is not None else None
     sickness_max = wellbeing.max_sickness_multiplier if wellbeing is not None else 1.0
     routes: dict[str, float] = wellbeing.cadences() if wellbeing is not None else {}
@@ -122,16 +165,34 @@ def _run_replication(
             **{f"route.{route}": streams[f"wellbeing.{route}"] for route in routes},
         },
     )
+    if initial is not None:
+        supervision.adopt_action_plans(
+            [c for c, item in zip(placed, initial.cases, strict=True) if item.action_plan]
+        )
     supervision.start()
 
     warmup = scenario.warmup_days
     snapshot: dict[int, tuple[float, float, float]] = {}
-    if warmup > 0:
-        env.run(until=warmup)
-        snapshot = counters_at(detectives, warmup)
+    captured: Captured | None = None
+    stops = sorted({warmup, capture_at if capture_at is not None else warmup})
+    for stop in stops:
+        if start_day < stop < scenario.horizon_days:
+            env.run(until=stop)
+        if stop == warmup and warmup > start_day:
+            snapshot = counters_at(detectives, warmup)
+        if stop == capture_at and start_day <= stop <= scenario.horizon_days:
+            captured = capture_state(
+                min(env.now, stop), team.cases, detectives, team.stage_is_team, team.units
+            )
     env.run(until=scenario.horizon_days)
-    records = build_records(scenario, replication, team.cases, detectives, snapshot, team)
+    records = build_records(
+        scenario, replication, team.cases, detectives, snapshot, team, start_day=start_day
+    )
     records.extra["metrics"] = supervision.metrics()
+    if initial is not None:
+        records.extra["initial"] = initial_outcomes(placed, returns)
+    if captured is not None:
+        records.extra["captured"] = captured
     return records
 
 

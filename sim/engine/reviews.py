@@ -19,6 +19,17 @@ __all__ = ["WorkloadReviews"]
 class WorkloadReviews(SupervisionState):
     """The sergeants' workload reviews and the inspector's audits."""
 
+    def adopt_action_plans(self, cases: list[Case]) -> None:
+        """Action plans already in force when the clock starts (a forecast's initial state).
+
+        Each case already ranks first (its ``priority`` is set); the plan is checked at the first
+        review, like one set now: discharged if the case was worked, else the case moves.
+        """
+        deadline = self.env.now + (self.review.every_days or 0.0)
+        for case in cases:
+            case.action_deadline = deadline
+            self.plans[case.case_id] = (case, case.idle_since)
+
     def review_once(self) -> None:
         """One workload review: the sergeants go through as many caseloads as they have time for.
 

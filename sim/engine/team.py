@@ -57,7 +57,8 @@ class TeamState(Work):
         self._arrival_days = arrival_days
         self._make_case = make_case
         if len(arrival_days):
-            Timeout(self.env, arrival_days[0]).callbacks.append(self._arrive_next)
+            delay = arrival_days[0] - self.env.now  # the clock may start later than day 0
+            Timeout(self.env, delay).callbacks.append(self._arrive_next)
         for detective in self._detectives:
             detective.waiting = True
             self.notify(detective)
@@ -75,8 +76,13 @@ class TeamState(Work):
 
     # --- leave ------------------------------------------------------------------------------
 
-    def start_absence(self, detective: Detective, kind: str) -> None:
-        """``detective`` goes on leave of ``kind``; work in hand stops at once."""
+    def start_absence(self, detective: Detective, kind: str, elapsed_days: float = 0.0) -> None:
+        """``detective`` goes on leave of ``kind``; work in hand stops at once.
+
+        ``elapsed_days``: how long the absence has already lasted when the clock starts (an
+        absence under way in a forecast's initial state); the reallocation rule then acts
+        ``after_days`` from its true start, or at once if that is past.
+        """
         detective.absence_kinds[kind] = detective.absence_kinds.get(kind, 0) + 1
         detective.absences += 1
         if detective.absences > 1:
@@ -90,7 +96,7 @@ class TeamState(Work):
             self._cut_block(detective)
             detective.waiting = True
         episode = detective.episode
-        check = self.env.timeout(self.reallocation.after_days)
+        check = self.env.timeout(max(self.reallocation.after_days - elapsed_days, 0.0))
         check.callbacks.append(lambda _e: self._reallocate_if_still_absent(detective, episode))
 
     def end_absence(self, detective: Detective, kind: str) -> None:

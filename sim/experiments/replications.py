@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim.analysis.dates import add_dates
 from sim.analysis.statistics import cases_frame, replication_metrics, summarise
 from sim.engine.replication import ReplicationRecords, run_replication
 from sim.scenario import Scenario, load_scenario
@@ -37,6 +38,8 @@ class Result:
         backlog: open cases over time, per replication (``replication``, ``day``, ``open_cases``).
         detectives: per replication and detective: hours worked, available, lost to leave.
         traces: timelines of the replications run with ``trace``.
+        captured: per replication, the open cases and absences at ``capture_at``
+            (:class:`sim.engine.initial.Captured`), when asked for.
     """
 
     scenario: Scenario
@@ -47,6 +50,7 @@ class Result:
     backlog: pd.DataFrame
     detectives: pd.DataFrame
     traces: dict[int, list[tuple[Any, ...]]] = field(default_factory=dict)
+    captured: dict[int, Any] = field(default_factory=dict)
 
     def metric(self, name: str) -> pd.Series:
         """One metric's row of the summary."""
@@ -54,9 +58,9 @@ class Result:
         return table.loc[name]  # type: ignore[return-value]
 
 
-def _one(args: tuple[Scenario, int, int, bool]) -> ReplicationRecords:
-    scenario, replication, seed, trace = args
-    return run_replication(scenario, replication, seed, trace=trace)
+def _one(args: tuple[Scenario, int, int, bool, float | None]) -> ReplicationRecords:
+    scenario, replication, seed, trace, capture_at = args
+    return run_replication(scenario, replication, seed, trace=trace, capture_at=capture_at)
 
 
 def run_records(
@@ -67,13 +71,15 @@ def run_records(
     workers: int = 1,
     trace: Sequence[int] = (),
     progress: Progress | None = None,
+    capture_at: float | None = None,
 ) -> list[ReplicationRecords]:
     """Run the given replication indices; in a process pool when ``workers > 1``.
 
     Args:
         progress: called with 1 after each replication finishes (for a progress bar).
+        capture_at: also picture each replication's open cases and absences at this day.
     """
-    jobs = [(scenario, r, seed, r in trace) for r in replications]
+    jobs = [(scenario, r, seed, r in trace, capture_at) for r in replications]
     out: list[ReplicationRecords] = []
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
@@ -104,15 +110,20 @@ def collect(records: Sequence[ReplicationRecords], scenario: Scenario, seed: int
         [pd.DataFrame({"replication": rec.replication, **rec.detectives}) for rec in records],
         ignore_index=True,
     )
+    start = scenario.start_date
+    day_columns = ("arrival_day", "first_work_day", "closed_day", "enforcement_day")
     return Result(
         scenario=scenario,
         seed=seed,
-        cases=cases_frame(records, scenario),
+        cases=add_dates(cases_frame(records, scenario), start, day_columns),
         replications=metrics,
         summary=summarise(metrics),
-        backlog=backlog,
+        backlog=add_dates(backlog, start, ["day"]),
         detectives=detectives,
         traces={rec.replication: rec.trace for rec in records if rec.trace is not None},
+        captured={
+            rec.replication: rec.extra["captured"] for rec in records if "captured" in rec.extra
+        },
     )
 
 
@@ -124,6 +135,7 @@ def simulate(
     workers: int = 1,
     trace: Sequence[int] = (),
     progress: Progress | None = None,
+    capture_at: float | None = None,
 ) -> Result:
     """Simulate ``replications`` replications of a scenario (default: the scenario's own).
 
@@ -134,6 +146,8 @@ def simulate(
         workers: processes to use (1: run in this process).
         trace: replication indices whose timeline to record.
         progress: called with 1 after each replication.
+        capture_at: also picture each replication's open cases and absences at this day
+            (``Result.captured``; ``polit-sim run --snapshot-at``).
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
@@ -141,5 +155,13 @@ def simulate(
     if n < 1:
         raise ValueError("replications must be at least 1")
     root = scenario.seed if seed is None else seed
-    records = run_records(scenario, range(n), root, workers=workers, trace=trace, progress=progress)
+    records = run_records(
+        scenario,
+        range(n),
+        root,
+        workers=workers,
+        trace=trace,
+        progress=progress,
+        capture_at=capture_at,
+    )
     return collect(records, scenario, root)

@@ -46,9 +46,11 @@ MODEL_MODULES = (
     "engine/*.py",
     "policies/*.py",
     "scenario/*.py",
+    "state/*.py",
     "analysis/statistics.py",
     "experiments/replications.py",
     "experiments/sweep.py",
+    "experiments/forecast.py",
 )
 
 

@@ -133,6 +133,7 @@ def comparison_figures(comparison: Comparison, folder: Path) -> dict[str, Path]:
                 scenario.horizon_days,
                 title=f"{titles[name]}: utilisation, caseload and leave per detective "
                 f"(replication {rep})",
+                start_date=scenario.start_date,
             ),
             f"detectives_{name}",
         )
@@ -153,6 +154,7 @@ def comparison_figures(comparison: Comparison, folder: Path) -> dict[str, Path]:
                         f" ({case['longest_neglect_days']:.0f} days without progress)"
                     ),
                     flagged_day=float(flagged) if pd.notna(flagged) else None,
+                    start_date=scenario.start_date,
                 ),
                 f"timeline_{name}",
             )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import textwrap
 from collections.abc import Sequence
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,11 @@ from scipy import stats
 
 __all__ = [
     "PALETTE",
-    "add_date_axis",
     "backlog_figure",
     "case_timeline_figure",
+    "day_axis",
     "detective_heatmap_figure",
+    "label_days_as_dates",
     "metrics_figure",
     "neglect_survival_figure",
     "save_figure",
@@ -48,48 +49,66 @@ def save_figure(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
     return paths
 
 
+def day_axis(start_date: datetime.date | None, days: Any) -> Any:
+    """The x values of ``days``: the days themselves, or their dates given a start date."""
+    if start_date is None:
+        return np.asarray(days, dtype=float)
+    base = np.datetime64(start_date.isoformat(), "s")
+    seconds = np.round(np.asarray(days, dtype=float) * 86400.0).astype("int64")
+    return base + seconds.astype("timedelta64[s]")
+
+
+def label_days_as_dates(ax: Any, start_date: datetime.date | None) -> None:
+    """On an axis in days, label the ticks with their calendar dates (given a start date)."""
+    if start_date is None:
+        ax.set_xlabel("day")
+        return
+    from matplotlib.ticker import FuncFormatter
+
+    def label(day: float, _position: int) -> str:
+        return (start_date + datetime.timedelta(days=int(np.floor(day)))).isoformat()
+
+    ax.xaxis.set_major_formatter(FuncFormatter(label))
+    for tick in ax.get_xticklabels():
+        tick.set_rotation(30)
+        tick.set_horizontalalignment("right")
+    ax.set_xlabel("date")
+
+
 def backlog_figure(
     backlogs: dict[str, pd.DataFrame],
     warmup_days: float = 0.0,
     confidence: float = 0.95,
-    start_date: date | None = None,
+    start_date: datetime.date | None = None,
 ) -> Figure:
     """Open cases over time: the mean across replications with a confidence band per scenario.
 
-    Args:
-        start_date: the calendar date of day 0; when given, a second axis on top shows dates.
+    With ``start_date`` the time axis shows calendar dates.
     """
     fig, ax = plt.subplots(figsize=(9, 4.5))
     for i, (name, frame) in enumerate(backlogs.items()):
         table = frame.pivot(index="day", columns="replication", values="open_cases")
-        mean = table.mean(axis=1)
+        mean = table.mean(axis=1).to_numpy()
         n = table.shape[1]
         colour = PALETTE[i % len(PALETTE)]
-        ax.plot(table.index, mean, color=colour, label=name, linestyle=_linestyle(i))
+        x = day_axis(start_date, table.index)
+        ax.plot(x, mean, color=colour, label=name, linestyle=_linestyle(i))
         if n > 1:
             half = stats.t.ppf((1 + confidence) / 2, n - 1) * table.std(axis=1, ddof=1) / np.sqrt(n)
-            ax.fill_between(table.index, mean - half, mean + half, color=colour, alpha=0.25)
+            half = half.to_numpy()
+            ax.fill_between(x, mean - half, mean + half, color=colour, alpha=0.25)
     if warmup_days > 0:
-        ax.axvspan(0, warmup_days, color="0.9", label="warm-up (not counted)")
-    ax.set_xlabel("day of the simulation")
-    ax.set_ylabel("open cases")
+        ax.axvspan(
+            *day_axis(start_date, [0.0, warmup_days]), color="0.9", label="warm-up (not counted)"
+        )
     if start_date is not None:
-        add_date_axis(ax, start_date)
+        fig.autofmt_xdate()
+    ax.set_xlabel("day of the simulation" if start_date is None else "date")
+    ax.set_ylabel("open cases")
     ax.set_title(f"Backlog over time (mean, {confidence:.0%} CI band)")
     _legend_below(ax, len(backlogs) + (warmup_days > 0))
     ax.grid(alpha=0.3)
     return fig
-
-
-def add_date_axis(ax: Any, start_date: date) -> None:
-    """A second x axis on top of ``ax`` (whose x is the day) showing calendar dates."""
-    import matplotlib.dates as mdates
-
-    origin = float(mdates.date2num(start_date))
-    top = ax.secondary_xaxis("top", functions=(lambda d: d + origin, lambda n: n - origin))
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
-    top.xaxis.set_major_locator(locator)
-    top.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
 def _legend_below(ax: Any, entries: int) -> None:
@@ -236,6 +255,7 @@ def detective_heatmap_figure(
     horizon_days: float,
     bin_days: float = 28.0,
     title: str = "",
+    start_date: datetime.date | None = None,
 ) -> Figure:
     """Per detective and period: utilisation, caseload and days of leave (three heat maps).
 
@@ -245,6 +265,7 @@ def detective_heatmap_figure(
         hours_per_day: each detective's contracted hours per calendar day (fte × week / 7).
         horizon_days: the simulated time (days).
         bin_days: the length of a period (days).
+        start_date: day 0's date, to label the time axis with dates.
     """
     edges = np.arange(0.0, horizon_days + bin_days, bin_days)
     index = {name: i for i, name in enumerate(detectives)}
@@ -308,7 +329,7 @@ def detective_heatmap_figure(
         bar = label.split(";")[0] + (")" if ";" in label else "")
         fig.colorbar(image, ax=ax, label=textwrap.fill(bar, 22), pad=0.01)
         ax.set_title(label, fontsize=10)
-    axes[-1].set_xlabel("day")
+    label_days_as_dates(axes[-1], start_date)
     fig.suptitle(title or "Per-detective utilisation, caseload and leave over time")
     fig.tight_layout()
     return fig
@@ -321,6 +342,7 @@ def case_timeline_figure(
     horizon_days: float,
     title: str = "",
     flagged_day: float | None = None,
+    start_date: datetime.date | None = None,
 ) -> Figure:
     """One replication's timeline, a lane per detective, told around one case.
 
@@ -387,11 +409,12 @@ def case_timeline_figure(
         handles.append(plt.Line2D([], [], color="0.5", linestyle=":", label="workload review"))
     if flagged_day is not None and np.isfinite(flagged_day):
         handles.append(plt.Line2D([], [], color=PALETTE[5], linestyle="--", label="case flagged"))
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=4, fontsize=8)
+    below = -0.15 if start_date is None else -0.4  # below the rotated date labels
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, below), ncol=4, fontsize=8)
     ax.set_yticks(range(len(detectives)), list(detectives))
     ax.invert_yaxis()
     ax.set_xlim(0, horizon_days)
-    ax.set_xlabel("day")
+    label_days_as_dates(ax, start_date)
     ax.set_title(title or f"Timeline of case {case_id}")
     fig.tight_layout()
     return fig

@@ -19,6 +19,11 @@ Written to ``DIR/report/`` (or ``--out``):
   ``target_region.csv`` and ``target_region.png/svg``, each point classed as *met* (the whole
   CI meets every threshold), *broken* (the whole CI of some metric breaks its threshold) or
   *uncertain* (more replications are needed to tell).
+- With thresholds and numeric swept parameters, scenario discovery: ``scenario_discovery.csv``,
+  the PRIM boxes (:mod:`sim.analysis.prim`) of parameter space where the points' means break a
+  threshold, one row per box and parameter (its limits, whether the box narrows it, and the
+  box's coverage, density and mass), and ``prim_trajectory.csv``, the first box's peeling
+  trajectory (coverage against density, to choose another box by eye).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sim.analysis.prim import prim
 from sim.analysis.region import (
     ThresholdError,
     expand_points,
@@ -70,6 +76,7 @@ __all__ = [
     "parse_expect",
     "parse_expect_option",
     "point_summary",
+    "scenario_discovery",
     "sobol_indices",
     "target_region",
     "write_sweep_report",
@@ -173,6 +180,54 @@ def sobol_indices(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def scenario_discovery(
+    region: pd.DataFrame, params: Sequence[str]
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """PRIM boxes where a threshold is broken by the points' means, and the peeling trajectory.
+
+    Returns None when no swept parameter is numeric or no point breaks a threshold.
+    """
+    numeric = [p for p in params if pd.api.types.is_numeric_dtype(region[p])]
+    flags = [c for c in region.columns if str(c).endswith("_met_by_mean")]
+    if not numeric or not flags:
+        return None
+    broken = ~region[flags].astype(bool).all(axis=1).to_numpy()
+    if not broken.any():
+        return None
+    found = prim(region[numeric].to_numpy(float), broken, max_boxes=3)
+    rows: list[dict[str, Any]] = []
+    for k, box in enumerate(found.boxes, start=1):
+        narrowed = set(box.restricted(found.full))
+        for j, param in enumerate(numeric):
+            low, high = box.limits[j]
+            rows.append(
+                {
+                    "box": k,
+                    "parameter": param,
+                    "low": low,
+                    "high": high,
+                    "restricted": j in narrowed,
+                    "coverage": box.coverage,
+                    "density": box.density,
+                    "mass": box.mass,
+                    "points": box.points,
+                }
+            )
+    trajectory = pd.DataFrame(
+        [
+            {
+                "step": i,
+                "coverage": b.coverage,
+                "density": b.density,
+                "mass": b.mass,
+                "points": b.points,
+            }
+            for i, b in enumerate(found.trajectory)
+        ]
+    )
+    return pd.DataFrame(rows), trajectory
 
 
 # --- figures -------------------------------------------------------------------------------------
@@ -331,6 +386,12 @@ def write_sweep_report(
         if params:
             fig = _region_figure(region, params, labels)
             written += _save(fig, out, "target_region", figures)
+            discovery = scenario_discovery(region, params)
+            if discovery is not None:
+                boxes, trajectory = discovery
+                boxes.to_csv(out / "scenario_discovery.csv", index=False)
+                trajectory.to_csv(out / "prim_trajectory.csv", index=False)
+                written += [out / "scenario_discovery.csv", out / "prim_trajectory.csv"]
     html_text = render_sweep_report(info, points, params, labels, figures, region)
     (out / "report.html").write_text(html_text, encoding="utf-8")
     written.append(out / "report.html")

@@ -353,6 +353,9 @@ def scenario_hash(scenario: Scenario, *, runs: bool = True) -> str:
     point whatever the number of replications asked for.
     """
     data = scenario_dump(scenario)
+    if data.get("start_date") is None:
+        # Optional keys added later are left out when unset, so that older hashes stay valid.
+        data.pop("start_date", None)
     if not runs:
         data.pop("replications", None)
         data.pop("seed", None)

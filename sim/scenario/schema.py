@@ -6,6 +6,7 @@ Units are in the field names (``horizon_days``, ``effort_hours``, ``rate_per_yea
 
 from __future__ import annotations
 
+import datetime
 import importlib
 import math
 import re
@@ -52,6 +53,7 @@ __all__ = [
 GRADE_NAMES: tuple[str, ...] = tuple(g.key for g in Grade)
 GradeName = Literal["very_high", "high", "medium", "low"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAY_NAMES: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _distinct_weekdays(days: list[str]) -> list[str]:
@@ -474,6 +476,11 @@ class Scenario(_Model):
         "",
         description="what the scenario is and why it may change nothing; shown in reports",
     )
+    start_date: datetime.date | None = Field(
+        None,
+        description="the calendar date of day 0 (YYYY-MM-DD); outputs then carry dates too "
+        "(null: days only)",
+    )
     horizon_days: PositiveFloat = Field(description="simulated time (days)")
     warmup_days: NonNegativeFloat = Field(0.0, description="cases arriving earlier are ignored")
     replications: PositiveInt = 30
@@ -500,6 +507,18 @@ class Scenario(_Model):
         "run and compare exit 1 when one is broken (docs/compare.md)",
     )
 
+    def date_of(self, day: float) -> datetime.date | None:
+        """The calendar date of simulation ``day`` (None without a ``start_date``)."""
+        if self.start_date is None:
+            return None
+        return self.start_date + datetime.timedelta(days=math.floor(day))
+
+    def day_of(self, date: datetime.date) -> float:
+        """The simulation day a calendar ``date`` starts (needs a ``start_date``)."""
+        if self.start_date is None:
+            raise ValueError("start_date: needed to turn dates into days")
+        return float((date - self.start_date).days)
+
     @field_validator("plugins")
     @classmethod
     def _import_plugins(cls, plugins: list[str]) -> list[str]:
@@ -520,6 +539,14 @@ class Scenario(_Model):
                 f"warmup_days: must be below horizon_days ({self.warmup_days:g} >= "
                 f"{self.horizon_days:g})"
             )
+        roster = self.team.roster
+        if self.start_date is not None and roster is not None:
+            weekday = WEEKDAY_NAMES[self.start_date.weekday()]
+            if roster.day_0_weekday != weekday:
+                raise ValueError(
+                    f"team.roster.day_0_weekday: start_date {self.start_date.isoformat()} is a "
+                    f"{weekday}, not {roster.day_0_weekday}"
+                )
         names = set(self.team.detective_names())
         for key in ("allocation", "on_long_leave"):
             spec = getattr(self.policies, key)

@@ -1,0 +1,197 @@
+"""The ``forecast`` command: today's open caseload, forward under one or more scenarios.
+
+Exit status: 0 forecast written; 2 bad input (a scenario, the snapshot files or the options: one
+line per problem naming the file, row and column; nothing run, nothing written); 3 an internal
+error (one line; nothing written).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sim.cli.common import ProgressBar, fail_input
+from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_dump, scenario_hash
+
+__all__ = ["forecast"]
+
+
+def _as_of(value: str) -> datetime.date:
+    from sim.state.snapshot import parse_date
+
+    try:
+        return parse_date(value)
+    except ValueError:
+        fail_input([f"--as-of: {value!r} is not an ISO date such as 2024-03-01"])
+
+
+@click.command()
+@click.argument("scenarios", nargs=-1, required=True)
+@click.option(
+    "--cases",
+    "cases_path",
+    required=True,
+    help="open_cases.csv: today's open cases (docs/forecast.md).",
+)
+@click.option("--absences", "absences_path", help="absences.csv: absences under way or planned.")
+@click.option("--as-of", "as_of", required=True, help="The snapshot's date (YYYY-MM-DD).")
+@click.option(
+    "--horizon-days",
+    type=click.FloatRange(min=1),
+    default=365.0,
+    show_default=True,
+    help="How far ahead to forecast (days).",
+)
+@click.option(
+    "--replications", "-r", type=click.IntRange(min=1), help="Default: the first scenario's."
+)
+@click.option("--seed", type=click.IntRange(min=0), help="Root seed (default: the first's).")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a field of every scenario.",
+)
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder.")
+@click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Processes to run replications in.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def forecast(
+    scenarios: tuple[str, ...],
+    cases_path: str,
+    absences_path: str | None,
+    as_of: str,
+    horizon_days: float,
+    replications: int | None,
+    seed: int | None,
+    overrides: tuple[str, ...],
+    out: str | None,
+    workers: int,
+    quiet: bool,
+) -> None:
+    """Forecast today's open cases under each SCENARIO and warn about the cases likely to rot.
+
+    Writes DIR/report.html (the early-warning list first), DIR/<scenario>/case_risk.csv and
+    backlog.csv, DIR/comparison.csv (with several scenarios) and DIR/manifest.json.
+    """
+    from sim.state.snapshot import SnapshotError, read_snapshot
+
+    date = _as_of(as_of)
+    problems: list[str] = []
+    loaded: list[Scenario] = []
+    for path in scenarios:
+        try:
+            loaded.append(load_scenario(path, overrides))
+        except ScenarioError as error:
+            problems.extend(error.problems)
+    names = [s.name for s in loaded]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"{name}: two scenarios have this name (outputs are kept by name)")
+    snapshot = None
+    for scenario in loaded:
+        try:
+            snapshot = read_snapshot(cases_path, absences_path, scenario, date)
+            if scenario.start_date is not None and date < scenario.start_date:
+                problems.append(
+                    f"--as-of: {date.isoformat()} is before {scenario.name}'s start_date "
+                    f"{scenario.start_date.isoformat()}"
+                )
+        except SnapshotError as error:
+            problems.extend(p for p in error.problems if p not in problems)
+    if problems or snapshot is None:
+        fail_input(problems or ["no scenario"])
+    try:
+        _run(loaded, snapshot, horizon_days, replications, seed, out, workers, quiet)
+    except Exception as error:  # a fault of polit-sim itself: one line, not a traceback
+        click.echo(f"internal error: {type(error).__name__}: {error}", err=True)
+        sys.exit(3)
+
+
+def _run(
+    loaded: list[Scenario],
+    snapshot: Any,
+    horizon_days: float,
+    replications: int | None,
+    seed: int | None,
+    out: str | None,
+    workers: int,
+    quiet: bool,
+) -> None:
+    from sim.experiments.forecast import forecast as run_forecast
+    from sim.experiments.forecast import replications_for_precision
+    from sim.experiments.results import manifest, write_atomically
+    from sim.report.forecast import early_warning, write_figures_and_report
+
+    n = replications or loaded[0].replications
+    out_dir = Path(out) if out else Path("results") / f"forecast_{loaded[0].name}"
+    bar = ProgressBar(n * len(loaded), "forecast", enabled=not quiet)
+    try:
+        result = run_forecast(
+            loaded,
+            snapshot,
+            horizon_days=horizon_days,
+            replications=n,
+            seed=seed,
+            workers=workers,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    probabilities = [
+        p
+        for sf in result.scenarios
+        for column in ("p_neglect_over_180", "p_neglect_over_365", "p_closed_by_horizon")
+        for p in sf.case_risk[column]
+    ]
+    needed = replications_for_precision(probabilities, 0.05)
+    info: dict[str, Any] = {
+        "command": ["polit-sim", *sys.argv[1:]],
+        "as_of": snapshot.as_of.isoformat(),
+        "horizon_days": horizon_days,
+        "horizon_date": result.horizon_date.isoformat(),
+        "open_cases": len(snapshot.cases),
+        "absences": len(snapshot.absences),
+        "scenarios": [s.name for s in loaded],
+        "replications_for_0.05": needed,
+    }
+
+    def fill(tmp: Path) -> None:
+        for sf in result.scenarios:
+            folder = tmp / sf.scenario.name
+            folder.mkdir()
+            sf.case_risk.to_csv(folder / "case_risk.csv", index=False)
+            sf.backlog.to_csv(folder / "backlog.csv", index=False)
+        contrasts = result.contrasts(365)
+        if not contrasts.empty:
+            contrasts.to_csv(tmp / "comparison.csv", index=False)
+        data = manifest(loaded[0], result.seed, n, **info)
+        data["scenario"] = {s.name: scenario_dump(s) for s in loaded}
+        data["scenario_hash"] = {s.name: scenario_hash(s) for s in loaded}
+        write_figures_and_report(result, tmp, data)
+        (tmp / "manifest.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+    write_atomically(out_dir, fill)
+    click.echo(
+        f"forecast from {snapshot.as_of.isoformat()} to {result.horizon_date.isoformat()}: "
+        f"{len(snapshot.cases)} open cases, {n} replications x {len(loaded)} scenario(s) -> "
+        f"{out_dir}"
+    )
+    warning = early_warning(result, limit=5)
+    for _, row in warning.iterrows():
+        risks = ", ".join(
+            f"{sf.scenario.name} {row[f'p365:{sf.scenario.name}']:.0%}" for sf in result.scenarios
+        )
+        click.echo(f"  {row['holder']:12s} case {row['case_id']}: P(365 days untouched) {risks}")
+    click.echo(f"  replications for +/-0.05 on every case's probability: {needed}")
