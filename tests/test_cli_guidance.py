@@ -18,6 +18,7 @@ from sim.cli.init import TEMPLATES, template_text
 from sim.scenario import Scenario, ScenarioError, load_scenario
 
 BASE = "scenarios/baseline.yaml"
+AS_OF = "2025-03-03"  # the date of examples/forecast/ (docs/forecast.md)
 
 
 def _problems(overrides: list[str], path: str = BASE) -> str:
@@ -105,13 +106,13 @@ def test_every_option_has_a_full_help_text() -> None:
 
 def test_workers_default_is_all_cores_everywhere() -> None:
     """`--workers` defaults to os.cpu_count() on every command that has it."""
-    found = 0
+    found = set()
     for command in _commands():
         for param in command.params:
             if param.name == "workers":
                 assert param.default == (os.cpu_count() or 1), command.name
-                found += 1
-    assert found == 3  # run, compare, sweep
+                found.add(command.name)
+    assert {"run", "compare", "sweep", "forecast", "optimise"} <= found
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
@@ -190,3 +191,35 @@ def test_sweep_report_names_parameters_in_words(tmp_path: Path) -> None:
     book = load_workbook(out / "report" / "results.xlsx", read_only=True)
     assert book.sheetnames == ["about", "summary", "comparison", "runs"]
     assert len(pd.read_csv(out / "report" / "runs.csv")) == 4
+
+
+def test_forecast_writes_a_workbook(tmp_path: Path) -> None:
+    """`forecast --xlsx` writes the early-warning list, every case's risks and the backlog."""
+    out = tmp_path / "forecast"
+    command = [
+        "forecast",
+        "examples/forecast/team.yaml",
+        "--cases",
+        "examples/forecast/open_cases.csv",
+        "--absences",
+        "examples/forecast/absences.csv",
+        "--as-of",
+        AS_OF,
+        "--horizon-days",
+        "120",
+        "-r",
+        "2",
+        "-q",
+        "-w",
+        "1",
+        "--xlsx",
+        "--out",
+        str(out),
+    ]
+    result = CliRunner().invoke(cli, command)
+    assert result.exit_code == 0, result.output
+    book = load_workbook(out / "results.xlsx", read_only=True)
+    assert book.sheetnames == ["about", "early_warning", "comparison", "case_risk", "backlog"]
+    cases = pd.read_csv("examples/forecast/open_cases.csv")
+    rows = sum(1 for _ in book["case_risk"].iter_rows(values_only=True))
+    assert rows == 2 + len(cases)  # the note, the header, one row per open case

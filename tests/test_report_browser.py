@@ -1,7 +1,8 @@
 """The reports in a real browser: headless Chromium (Debian's package) driven by Playwright.
 
 At 1366 and 1920 px wide: every image loads, nothing is wider than the window, the console stays
-clean, and the forest plot — the figure a decision is taken from — is on the first screen.
+clean, and the forest plot — the figure a decision is taken from — is on the first screen, as is
+a forecast's early-warning list.
 Skipped, saying why, only where Playwright or the system's chromium is missing.
 """
 
@@ -65,10 +66,32 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert done.exit_code == 0, done.output
     done = runner.invoke(cli, ["sweep-report", str(root / "sweep")])
     assert done.exit_code == 0, done.output
+    forecast = [
+        "forecast",
+        "examples/forecast/team.yaml",
+        "--cases",
+        "examples/forecast/open_cases.csv",
+        "--absences",
+        "examples/forecast/absences.csv",
+        "--as-of",
+        "2025-03-03",
+        "--horizon-days",
+        "180",
+        "-r",
+        "2",
+        "-q",
+        "-w",
+        "1",
+        "--out",
+        str(root / "forecast"),
+    ]
+    done = runner.invoke(cli, forecast)
+    assert done.exit_code == 0, done.output
     return {
         "compare": root / "cmp" / "report.html",
         "run": root / "run" / "report.html",
         "sweep": root / "sweep" / "report" / "report.html",
+        "forecast": root / "forecast" / "report.html",
     }
 
 
@@ -99,7 +122,7 @@ OVERFLOW = """() => {
 
 
 @pytest.mark.parametrize(("width", "height"), SCREENS)
-@pytest.mark.parametrize("kind", ["compare", "run", "sweep"])
+@pytest.mark.parametrize("kind", ["compare", "run", "sweep", "forecast"])
 def test_report_renders_cleanly(
     browser: Any, reports: dict[str, Path], kind: str, width: int, height: int
 ) -> None:
@@ -122,21 +145,22 @@ def test_report_renders_cleanly(
 
 
 @pytest.mark.parametrize(("width", "height"), SCREENS)
-@pytest.mark.parametrize("kind", ["compare", "run"])
-def test_forest_plot_is_on_the_first_screen(
-    browser: Any, reports: dict[str, Path], kind: str, width: int, height: int
+@pytest.mark.parametrize(
+    ("kind", "selector"),
+    [("compare", "#forest img"), ("run", "#forest img"), ("forecast", "#early-warning")],
+)
+def test_the_decision_is_on_the_first_screen(
+    browser: Any, reports: dict[str, Path], kind: str, selector: str, width: int, height: int
 ) -> None:
-    """The forest plot (and an early-warning list, where a report has one) lies wholly within
-    the first screen, before any scrolling."""
+    """The forest plot lies wholly within the first screen, before any scrolling; a forecast's
+    early-warning list starts there."""
     context, page, _ = _open(browser, reports[kind], width, height)
     try:
-        box = page.locator("#forest img").bounding_box()
+        box = page.locator(selector).first.bounding_box()
         assert box is not None
-        assert box["y"] >= 0 and box["y"] + box["height"] <= height, box
-        assert box["width"] >= 0.5 * min(width, 1180), box  # drawn large enough to read
-        warning = page.locator("#early-warning")
-        if warning.count():
-            top = warning.bounding_box()
-            assert top is not None and top["y"] < height, top
+        assert 0 <= box["y"] < height, box
+        if selector == "#forest img":
+            assert box["y"] + box["height"] <= height, box
+            assert box["width"] >= 0.5 * min(width, 1180), box  # drawn large enough to read
     finally:
         context.close()
