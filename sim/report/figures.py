@@ -106,16 +106,17 @@ def backlog_figure(
     ax.set_xlabel("day of the simulation" if start_date is None else "date")
     ax.set_ylabel("open cases")
     ax.set_title(f"Backlog over time (mean, {confidence:.0%} CI band)")
-    _legend_below(ax, len(backlogs) + (warmup_days > 0))
+    # Dates are written slanted, and take more room below the axis than days.
+    _legend_below(ax, len(backlogs) + (warmup_days > 0), -0.16 if start_date is None else -0.3)
     ax.grid(alpha=0.3)
     return fig
 
 
-def _legend_below(ax: Any, entries: int) -> None:
-    """The legend under the axes, outside the data, in as many columns as fit."""
+def _legend_below(ax: Any, entries: int, offset: float = -0.16) -> None:
+    """The legend under the axes (``offset`` in axes heights), outside the data."""
     ax.legend(
         loc="upper center",
-        bbox_to_anchor=(0.5, -0.16),
+        bbox_to_anchor=(0.5, offset),
         ncol=max(1, min(3, entries)),
         fontsize=8,
         frameon=False,
