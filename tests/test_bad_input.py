@@ -169,8 +169,8 @@ CASES = [
     BadInput(
         "unknown_distribution",
         **one(
-            scenario_with(("cases.stages.0.effort_hours.dist", "weibull")),
-            [("cases.stages.0.effort_hours.dist", "unknown distribution 'weibull'")],
+            scenario_with(("cases.stages.0.effort_hours.dist", "pareto")),
+            [("cases.stages.0.effort_hours.dist", "unknown distribution 'pareto'")],
         ),
     ),
     BadInput(

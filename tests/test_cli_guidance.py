@@ -112,7 +112,7 @@ def test_workers_default_is_all_cores_everywhere() -> None:
             if param.name == "workers":
                 assert param.default == (os.cpu_count() or 1), command.name
                 found.add(command.name)
-    assert {"run", "compare", "sweep", "forecast", "optimise"} <= found
+    assert {"run", "compare", "sweep", "forecast", "optimise", "backtest"} <= found
 
 
 @pytest.mark.parametrize("template", TEMPLATES)

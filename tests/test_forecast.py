@@ -147,6 +147,7 @@ DISTRIBUTIONS = [
     {"dist": "exponential", "mean": 10},
     {"dist": "lognormal", "mean": 10, "sd": 6},
     {"dist": "gamma", "mean": 10, "sd": 4},
+    {"dist": "weibull", "shape": 1.5, "scale": 12},
     {"dist": "uniform", "low": 2, "high": 20},
     {"dist": "triangular", "low": 0, "mode": 5, "high": 30},
 ]

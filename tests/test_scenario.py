@@ -20,6 +20,7 @@ from sim.domain.distributions import (
     Lognormal,
     Triangular,
     Uniform,
+    Weibull,
 )
 from sim.engine.streams import Streams
 from sim.policies import ALLOCATION, REALLOCATION, WORK_ORDER, Registry
@@ -217,6 +218,7 @@ DISTRIBUTIONS = [
     Exponential.model_validate({"dist": "exponential", "mean": 8}),
     Lognormal.model_validate({"dist": "lognormal", "mean": 120, "sd": 90}),
     Gamma.model_validate({"dist": "gamma", "mean": 10, "sd": 4}),
+    Weibull.model_validate({"dist": "weibull", "shape": 1.5, "scale": 20}),
     Uniform.model_validate({"dist": "uniform", "low": 2, "high": 6}),
     Triangular.model_validate({"dist": "triangular", "low": 1, "mode": 2, "high": 9}),
     Empirical.model_validate({"dist": "empirical", "values": [1, 2, 10], "weights": [1, 2, 1]}),

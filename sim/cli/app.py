@@ -11,7 +11,10 @@ from collections.abc import Sequence
 
 import click
 
+from sim.cli.backtest import backtest_command
+from sim.cli.calibrate import calibrate_command
 from sim.cli.compare import compare
+from sim.cli.export_log import export_log_command
 from sim.cli.forecast import forecast
 from sim.cli.init import init
 from sim.cli.optimise import optimise
@@ -35,6 +38,9 @@ cli.add_command(forecast)
 cli.add_command(sweep)
 cli.add_command(sweep_report)
 cli.add_command(optimise)
+cli.add_command(export_log_command)
+cli.add_command(calibrate_command)
+cli.add_command(backtest_command)
 cli.add_command(init)
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "Lognormal",
     "Triangular",
     "Uniform",
+    "Weibull",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -158,6 +159,29 @@ class Gamma(_Dist):
         shape = (self.mean_ / self.sd) ** 2
         scale = self.sd**2 / self.mean_
         return np.asarray(stats.gamma.ppf(u, shape, scale=scale), dtype=float)
+
+
+class Weibull(_Dist):
+    """Weibull with the given shape (k) and scale (in the field's unit)."""
+
+    dist: Literal["weibull"]
+    shape: PositiveFloat
+    scale: PositiveFloat
+
+    @property
+    def mean(self) -> float:
+        return self.scale * math.gamma(1.0 + 1.0 / self.shape)
+
+    @property
+    def second_moment(self) -> float:
+        return self.scale**2 * math.gamma(1.0 + 2.0 / self.shape)
+
+    def cdf(self, x: ArrayLike) -> FloatArray:
+        z = np.maximum(np.asarray(x, dtype=float), 0.0) / self.scale
+        return -np.expm1(-(z**self.shape))
+
+    def ppf(self, u: ArrayLike) -> FloatArray:
+        return self.scale * (-np.log1p(-np.asarray(u, dtype=float))) ** (1.0 / self.shape)
 
 
 class Uniform(_Dist):
@@ -287,7 +311,7 @@ class Empirical(_Dist):
 
 
 Distribution = Annotated[
-    Exponential | Lognormal | Gamma | Uniform | Triangular | Fixed | Empirical,
+    Exponential | Lognormal | Gamma | Weibull | Uniform | Triangular | Fixed | Empirical,
     Field(discriminator="dist"),
 ]
 """Any distribution a scenario file may name, chosen by its ``dist`` key."""

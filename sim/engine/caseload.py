@@ -55,6 +55,8 @@ class Caseloads:
         self.block_hours = block_hours
         self.rng = rng
         self.trace = trace
+        # with a trace: also each stage's end and every leave episode (for case-event logs)
+        self.detail = False
         self.units: dict[int, ExternalUnit] = {}
         self.queue: list[tuple[tuple[float, ...], Case]] = []
         self.pool: list[Case] = []

@@ -54,6 +54,7 @@ def run_replication(
     seed: int | None = None,
     *,
     trace: bool = False,
+    trace_detail: bool = False,
     initial: InitialState | None = None,
     capture_at: float | None = None,
 ) -> ReplicationRecords:
@@ -64,6 +65,8 @@ def run_replication(
         replication: the replication's index; with ``seed`` it fixes every random stream.
         seed: the root seed (default: the scenario's).
         trace: also record a timeline of work, leave and ownership (slower; for figures).
+        trace_detail: with ``trace``, also each stage's end and every episode of leave of every
+            kind (for case-event logs).
         initial: start the clock at ``initial.day`` with its open cases and absences instead of
             an empty team (referrals before that day are dropped); ``records.extra["initial"]``
             then holds each initial case's next progress, closing day and longest neglect.
@@ -76,7 +79,9 @@ def run_replication(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _run_replication(scenario, replication, seed, trace, initial, capture_at)
+        return _run_replication(
+            scenario, replication, seed, trace, initial, capture_at, trace_detail
+        )
     finally:
         if collecting:
             gc.enable()
@@ -89,6 +94,7 @@ def _run_replication(
     trace: bool,
     initial: InitialState | None,
     capture_at: float | None,
+    detail: bool = False,
 ) -> ReplicationRecords:
     for module in scenario.plugins:
         importlib.import_module(module)
@@ -112,6 +118,7 @@ def _run_replication(
         rng=streams["policy.allocation"],
         trace=[] if trace else None,
     )
+    team.detail = trace and detail
     returns = None if initial is None else FirstReturns(env, team.external_done)
     for s, stage in enumerate(stages):
         if stage.external is not None:

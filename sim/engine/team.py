@@ -47,6 +47,14 @@ class TeamState(Work):
     * ``("absent", day, detective name, kind)`` / ``("present", day, detective name)`` – leave
       starts (kind ``annual``, ``short``, ``long``, ...) and ends.
 
+    With ``detail`` set as well (:func:`sim.engine.replication.run_replication`'s
+    ``trace_detail``, for case-event logs):
+
+    * ``("stage_end", day, case_id, stage)`` – a stage (team or external) finished;
+    * ``("leave", day, detective name, kind, starts)`` – each episode of each kind starts
+      (``starts`` true) or ends, overlapping ones included (``absent``/``present`` mark only
+      the first start and the last end of overlapping episodes).
+
     Supervision (:mod:`sim.engine.supervision`) adds ``("review", day, detectives reviewed, cases
     flagged)`` for each workload review and ``("flag", day, case_id, detective name)`` for each
     case a review flags.
@@ -85,6 +93,8 @@ class TeamState(Work):
         """
         detective.absence_kinds[kind] = detective.absence_kinds.get(kind, 0) + 1
         detective.absences += 1
+        if self.detail and self.trace is not None:
+            self.trace.append(("leave", self.env.now, detective.name, kind, True))
         if detective.absences > 1:
             return
         now = self.env.now
@@ -103,6 +113,8 @@ class TeamState(Work):
         """``detective`` returns from leave of ``kind`` (present again when no leave remains)."""
         detective.absence_kinds[kind] -= 1
         detective.absences -= 1
+        if self.detail and self.trace is not None:
+            self.trace.append(("leave", self.env.now, detective.name, kind, False))
         if detective.absences > 0:
             return
         now = self.env.now

@@ -216,6 +216,8 @@ class Work(Caseloads):
     def advance(self, case: Case) -> None:
         """``case`` finished its current stage: enter the next one, or close."""
         now = self.env.now
+        if self.detail and self.trace is not None:
+            self.trace.append(("stage_end", now, case.case_id, case.stage))
         if case.stage == self.enforcement_stage:
             case.enforcement_day = now
         if case.stage == self.last_stage:
