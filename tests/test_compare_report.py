@@ -44,8 +44,8 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_figure_is_written_as_png_and_svg(written: Path) -> None:
-    """Survival, backlog, metrics, and a heat map and timeline per scenario, PNG and SVG."""
-    stems = {"neglect_survival", "backlog", "headline_metrics"}
+    """Forest, survival, backlog, metrics, a heat map and timeline per scenario, PNG and SVG."""
+    stems = {"forest", "neglect_survival", "backlog", "headline_metrics"}
     stems |= {f"{kind}_{n}" for kind in ("detectives", "timeline") for n in NAMES}
     for stem in stems:
         assert (written / f"{stem}.png").stat().st_size > 1000, stem
@@ -65,7 +65,7 @@ def test_report_embeds_every_figure_and_names_every_scenario(written: Path) -> N
     text = " ".join(parser.text)
     for name in NAMES:
         assert name in text
-    assert "chance that some case goes a year" in text
+    assert "goes a year (365 days) without progress" in text
     assert "How many replications" in text and "20160101" in text
 
 

@@ -26,7 +26,7 @@ def read_log_or_exit(folder: str, base: object | None) -> object:
         fail_input(error.problems)
 
 
-@click.command("calibrate")
+@click.command("calibrate", short_help="Fit a scenario to a case-event log; write it commented.")
 @click.argument("log_dir")
 @click.option(
     "--out",

@@ -133,7 +133,11 @@ def write_result(
             **dict(extra_manifest or {}),
         )
         if figures is not None:
-            data["figures"] = [p.name for p in figures(result, tmp)]
+            written = [p.name for p in figures(result, tmp)]
+            data["figures"] = [n for n in written if n.endswith((".png", ".svg"))]
+            others = [n for n in written if not n.endswith((".png", ".svg"))]
+            if others:
+                data["files"] = others  # report.html, results.xlsx, cases.csv
         (tmp / "manifest.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
     return write_atomically(out_dir, fill)

@@ -29,6 +29,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import TypeAdapter, ValidationError
 
 from sim.domain.entities import Detective
+from sim.domain.names import did_you_mean, percent_hint
 
 __all__ = ["Registry", "TeamView"]
 
@@ -102,7 +103,10 @@ class Registry(Generic[T]):
             return self._rules[name]
         except KeyError:
             known = ", ".join(self.names())
-            raise ValueError(f"unknown {self.kind} rule {name!r}; known rules: {known}") from None
+            hint = did_you_mean(name, self.names())
+            raise ValueError(
+                f"unknown {self.kind} rule {name!r};{hint} known rules: {known}"
+            ) from None
 
     def parameters(self, name: str) -> dict[str, Any]:
         """The parameters of rule ``name`` with their defaults (``...`` when required)."""
@@ -131,15 +135,18 @@ class Registry(Generic[T]):
         allowed = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(params) - allowed)
         if unknown:
+            hint = did_you_mean(unknown[0], allowed)
             raise ValueError(
-                f"unknown parameter {unknown[0]!r} for {self.kind} rule {name!r}; "
+                f"unknown parameter {unknown[0]!r} for {self.kind} rule {name!r};{hint} "
                 f"parameters: {', '.join(sorted(allowed)) or 'none'}"
             )
         try:
             policy: T = TypeAdapter(cls).validate_python(params)
         except ValidationError as error:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or name}: {e['msg']}" for e in error.errors()
+                f"{'.'.join(str(p) for p in e['loc']) or name}: {e['msg']}"
+                + percent_hint(".".join(str(p) for p in e["loc"]), e.get("input"))
+                for e in error.errors()
             )
             raise ValueError(f"{self.kind} rule {name!r}: {problems}") from None
         return policy

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 from scipy import stats
 
 __all__ = [
@@ -90,7 +91,7 @@ def backlog_figure(
 
     With ``start_date`` the time axis shows calendar dates.
     """
-    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
     for i, (name, frame) in enumerate(backlogs.items()):
         table = frame.pivot(index="day", columns="replication", values="open_cases")
         mean = table.mean(axis=1).to_numpy()
@@ -103,15 +104,29 @@ def backlog_figure(
             half = half.to_numpy()
             ax.fill_between(x, mean - half, mean + half, color=colour, alpha=0.25)
     if warmup_days > 0:
-        ax.axvspan(*day_axis(start_date, [0.0, warmup_days]), color="0.9", label="warm-up")
+        ax.axvspan(
+            *day_axis(start_date, [0.0, warmup_days]), color="0.9", label="warm-up (not counted)"
+        )
     if start_date is not None:
         fig.autofmt_xdate()
-    ax.set_xlabel("day" if start_date is None else "date")
+    ax.set_xlabel("day of the simulation" if start_date is None else "date")
     ax.set_ylabel("open cases")
     ax.set_title(f"Backlog over time (mean, {confidence:.0%} CI band)")
-    ax.legend(loc="upper left")
+    # Dates are written slanted, and take more room below the axis than days.
+    _legend_below(ax, len(backlogs) + (warmup_days > 0), -0.16 if start_date is None else -0.3)
     ax.grid(alpha=0.3)
     return fig
+
+
+def _legend_below(ax: Any, entries: int, offset: float = -0.16) -> None:
+    """The legend under the axes (``offset`` in axes heights), outside the data."""
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, offset),
+        ncol=max(1, min(3, entries)),
+        fontsize=8,
+        frameon=False,
+    )
 
 
 def neglect_survival_figure(
@@ -122,7 +137,7 @@ def neglect_survival_figure(
     A case still open at the horizon is right-censored at its neglect so far: it might yet go
     longer without progress.
     """
-    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
     for i, (name, frame) in enumerate(cases.items()):
         neglect = frame["longest_neglect_days"].to_numpy(dtype=float)
         censored = frame["censored"].to_numpy(dtype=bool)
@@ -133,6 +148,8 @@ def neglect_survival_figure(
         grid = np.linspace(0.0, max(float(neglect.max()), max(thresholds)) * 1.05, 400)
         survival = sf.evaluate(grid)
         survival = np.where(survival > 0, survival, np.nan)  # log axis: leave zeros undrawn
+        # Nothing is known past the longest neglect observed: the curve stops there.
+        survival = np.where(grid <= float(neglect.max()), survival, np.nan)
         ax.step(
             grid,
             survival,
@@ -142,12 +159,27 @@ def neglect_survival_figure(
             linestyle=_linestyle(i),
         )
     for t in thresholds:
-        ax.axvline(t, color="0.6", linestyle=":", linewidth=1)
+        ax.axvline(t, color="0.45", linestyle=":", linewidth=1)
+        ax.annotate(
+            f"{t:g} days",
+            xy=(t, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(2, -10),
+            textcoords="offset points",
+            fontsize=8,
+            color="0.3",
+            rotation=90,
+            va="top",
+        )
     ax.set_yscale("log")
+    # Shares as per cent (log ticks would read "6×10⁻¹"); minor ticks labelled only on short axes.
+    percent = FuncFormatter(lambda y, _pos: f"{100 * y:.3g}%")
+    ax.yaxis.set_major_formatter(percent)
+    ax.yaxis.set_minor_formatter(percent if ax.get_ylim()[0] > 0.05 else NullFormatter())
     ax.set_xlabel("longest time without progress while waiting on the team (days)")
     ax.set_ylabel("share of cases exceeding (log scale)")
     ax.set_title("How long cases go unprogressed (Kaplan–Meier, open cases censored)")
-    ax.legend()
+    _legend_below(ax, len(cases))
     ax.grid(alpha=0.3, which="both")
     return fig
 
@@ -162,12 +194,18 @@ def _label(metric: str) -> str:
         return metric
 
 
-def metrics_figure(table: pd.DataFrame, metrics: Sequence[str], columns: int = 3) -> Figure:
+def metrics_figure(
+    table: pd.DataFrame,
+    metrics: Sequence[str],
+    columns: int = 3,
+    titles: dict[str, str] | None = None,
+) -> Figure:
     """Headline metrics side by side: per scenario the mean with its 95% CI as an error bar.
 
     Args:
         table: rows of (metric, scenario, mean, ci_low, ci_high), e.g. ``comparison.csv``.
         metrics: the metrics to draw, one panel each.
+        titles: a human title per scenario name, for the row labels.
     """
     metrics = [m for m in metrics if m in set(table["metric"])]
     scenarios = list(dict.fromkeys(table["scenario"]))
@@ -189,10 +227,10 @@ def metrics_figure(table: pd.DataFrame, metrics: Sequence[str], columns: int = 3
         # palette cycled over ten scenarios would repeat colours and hide black error bars.
         colours = ["0.65"] + [PALETTE[0]] * (len(scenarios) - 1)
         ax.barh(y, mean, xerr=err, color=colours, alpha=0.85, capsize=3, ecolor="0.1")
-        ax.set_yticks(y, scenarios if ax in axes[:, 0] else [""] * len(scenarios))
+        shown = [textwrap.fill((titles or {}).get(s, s), 30) for s in scenarios]
+        ax.set_yticks(y, shown if ax in axes[:, 0] else [""] * len(scenarios))
         ax.invert_yaxis()
-        ax.set_title(metric, fontsize=10)
-        ax.set_xlabel(textwrap.fill(_label(metric), 45), fontsize=8)
+        ax.set_title(textwrap.fill(_label(metric), 40), fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     for ax in list(axes.flat)[len(metrics) :]:
         ax.set_visible(False)
@@ -275,7 +313,13 @@ def detective_heatmap_figure(
         3, 1, figsize=(10, 1.2 + 0.45 * len(detectives) * 3), sharex=True, layout="constrained"
     )
     panels = [
-        (utilisation, "utilisation of hours present (fraction)", "viridis", 0.0, 1.0),
+        (
+            utilisation,
+            "utilisation of hours present (fraction; white: absent the whole period)",
+            "viridis",
+            0.0,
+            1.0,
+        ),
         (caseload, "cases held (count)", "cividis", 0.0, None),
         (leave, f"days on leave per {bin_days:g}-day period", "magma_r", 0.0, bin_days),
     ]
@@ -291,7 +335,8 @@ def detective_heatmap_figure(
             interpolation="nearest",
         )
         ax.set_yticks(range(len(detectives)), list(detectives))
-        fig.colorbar(image, ax=ax, label=label, pad=0.01)
+        bar = label.split(";")[0] + (")" if ";" in label else "")
+        fig.colorbar(image, ax=ax, label=textwrap.fill(bar, 22), pad=0.01)
         ax.set_title(label, fontsize=10)
     label_days_as_dates(axes[-1], start_date)
     fig.suptitle(title or "Per-detective utilisation, caseload and leave over time")
