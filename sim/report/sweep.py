@@ -269,7 +269,9 @@ def _by_parameter_figure(
 
 
 def _sobol_figure(frame: pd.DataFrame, metrics: Sequence[str], labels: Mapping[str, str]) -> Figure:
-    fig, axes = plt.subplots(len(metrics), 1, figsize=(7, 2.2 * len(metrics)), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        len(metrics), 1, figsize=(7, 2.2 * len(metrics)), squeeze=False, layout="constrained"
+    )
     for ax, metric in zip(axes[:, 0], metrics, strict=True):
         rows = frame[frame["metric"] == metric]
         x = np.arange(len(rows))
