@@ -16,17 +16,6 @@ from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_from_d
 if TYPE_CHECKING:
     from sim.experiments.replications import Result, simulate
 
-
-def __getattr__(name: str) -> Any:
-    # Loaded on first use: checking scenario files (polit-sim validate) needs neither pandas nor
-    # scipy, and starts in a fraction of the time.
-    if name in ("Result", "simulate"):
-        from sim.experiments import replications
-
-        return getattr(replications, name)
-    raise AttributeError(f"module 'sim' has no attribute {name!r}")
-
-
 __all__ = [
     "Result",
     "Scenario",
@@ -38,5 +27,15 @@ __all__ = [
 __version__ = "0.1.0"
 
 
+def __getattr__(name: str) -> Any:
+    # Result and simulate bring pandas and scipy.stats: imported on first use, so that reading
+    # a scenario (and the command line's start) does not pay for them.
+    if name in ("Result", "simulate"):
+        from sim.experiments import replications
+
+        return getattr(replications, name)
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")
+
+
 def __dir__() -> list[str]:
-    return sorted((set(globals()) - {"Any", "TYPE_CHECKING"}) | {"Result", "simulate"})
+    return sorted({*globals(), "Result", "simulate"})

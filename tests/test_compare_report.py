@@ -34,17 +34,18 @@ class _Collect(HTMLParser):
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A short comparison of two scenarios written with its figures and report."""
+    """A short comparison of two scenarios written with its figures (PNG and SVG) and report."""
     out = tmp_path_factory.mktemp("cmp") / "out"
     sets = [x for s in SHORT for x in ("--set", s)]
-    result = CliRunner().invoke(cli, ["compare", *FILES, *sets, "-r", "3", "-q", "--out", str(out)])
+    args = ["compare", *FILES, *sets, "-r", "3", "-q", "--svg", "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     return out
 
 
 def test_every_figure_is_written_as_png_and_svg(written: Path) -> None:
-    """Survival, backlog, metrics, and a heat map and timeline per scenario, PNG and SVG."""
-    stems = {"neglect_survival", "backlog", "headline_metrics"}
+    """Forest, survival, backlog, metrics, a heat map and timeline per scenario, PNG and SVG."""
+    stems = {"forest", "neglect_survival", "backlog", "headline_metrics"}
     stems |= {f"{kind}_{n}" for kind in ("detectives", "timeline") for n in NAMES}
     for stem in stems:
         assert (written / f"{stem}.png").stat().st_size > 1000, stem
@@ -64,7 +65,7 @@ def test_report_embeds_every_figure_and_names_every_scenario(written: Path) -> N
     text = " ".join(parser.text)
     for name in NAMES:
         assert name in text
-    assert "chance that some case goes a year" in text
+    assert "goes a year (365 days) without progress" in text
     assert "How many replications" in text and "20160101" in text
 
 
@@ -85,3 +86,15 @@ def test_scenario_differences_lists_changed_fields_only() -> None:
     a = {"name": "a", "team": {"hours": 37, "groups": [{"n": 1}]}, "seed": 1}
     b = {"name": "b", "team": {"hours": 40, "groups": [{"n": 1}]}, "seed": 1, "extra": 2}
     assert scenario_differences(a, b) == [("extra", "—", 2), ("team.hours", 37, 40)]
+
+
+def test_figures_are_png_only_unless_svg_is_asked_for(tmp_path: Path) -> None:
+    """save_figure writes a PNG, and an SVG only with svg=True (compare's --svg)."""
+    import matplotlib.pyplot as plt
+
+    from sim.report.figures import save_figure
+
+    fig, ax = plt.subplots(layout="constrained")
+    ax.plot([0, 1], [0, 1])
+    assert save_figure(fig, tmp_path, "plain", svg=False) == [tmp_path / "plain.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain.png"]

@@ -31,7 +31,7 @@ def _leaves(data: Any, path: str = "") -> dict[str, Any]:
 def _changed(path: Path) -> set[str]:
     base = _leaves(scenario_dump(load_scenario(AS_WAS)))
     other = _leaves(scenario_dump(load_scenario(path)))
-    keys = (set(base) | set(other)) - {"name", "description"}
+    keys = (set(base) | set(other)) - {"name", "title", "description"}
     # expect: thresholds are checked after a run; they change nothing that is simulated.
     return {k for k in keys if base.get(k) != other.get(k) and not k.startswith("expect.")}
 

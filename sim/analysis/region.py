@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.statistics import is_indicator, mean_ci, proportion_ci
+from sim.domain.names import did_you_mean
 
 __all__ = [
     "VERDICTS",
@@ -142,7 +143,8 @@ def target_region(
         verdicts: list[str] = []
         for metric, bounds in expect.items():
             if metric not in by_metric.index:
-                raise ThresholdError(f"expect.{metric}: not a metric of this sweep")
+                hint = did_you_mean(metric, [str(m) for m in by_metric.index])
+                raise ThresholdError(f"expect.{metric}: not a metric of this sweep;{hint}")
             estimate = by_metric.loc[metric, ["mean", "ci_low", "ci_high"]].to_numpy(dtype=float)
             mean, low, high = (float(v) for v in estimate)
             row |= {metric: mean, f"{metric}_ci_low": low, f"{metric}_ci_high": high}

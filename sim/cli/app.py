@@ -17,6 +17,7 @@ from sim.cli.calibrate import calibrate_command
 from sim.cli.compare import compare
 from sim.cli.export_log import export_log_command
 from sim.cli.forecast import forecast
+from sim.cli.init import init
 from sim.cli.optimise import optimise
 from sim.cli.run import run, schema, validate
 from sim.cli.safety import SafeGroup
@@ -42,6 +43,7 @@ cli.add_command(optimise)
 cli.add_command(export_log_command)
 cli.add_command(calibrate_command)
 cli.add_command(backtest_command)
+cli.add_command(init)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -8,16 +8,29 @@ from pathlib import Path
 import click
 
 from sim.cli.calibrate import read_log_or_exit
-from sim.cli.common import ProgressBar, fail_input, load_or_exit
+from sim.cli.common import ProgressBar, fail_input, load_or_exit, workers_option
 
 __all__ = ["backtest_command"]
 
 
-@click.command("backtest")
+@click.command(
+    "backtest", short_help="Simulate a scenario over a log's period and compare with what happened."
+)
 @click.argument("log_dir")
 @click.argument("scenario_file")
-@click.option("--replications", "-r", type=click.IntRange(min=10), default=40, show_default=True)
-@click.option("--seed", type=click.IntRange(min=0), help="Override the root seed.")
+@click.option(
+    "--replications",
+    "-r",
+    type=click.IntRange(min=10),
+    default=40,
+    show_default=True,
+    help="Replications, whose spread gives the 90% bands the log is checked against.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    help="Root seed of the random streams (default: the scenario's seed:).",
+)
 @click.option(
     "--min-coverage",
     type=click.FloatRange(0.0, 1.0),
@@ -30,8 +43,12 @@ __all__ = ["backtest_command"]
     help="Start from the log's state on this date (its open cases and absences) instead of its "
     "first day; only the months after it are compared.",
 )
-@click.option("--out", type=click.Path(), help="Folder for the back-test report.")
-@click.option("--workers", "-w", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(),
+    help="Folder for the back-test report.",
+)
+@workers_option()
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def backtest_command(
     log_dir: str,

@@ -30,7 +30,7 @@ def read_log_or_exit(folder: str, base: object | None) -> object:
 REPORT_FILES = frozenset({"fit_report.html", "*.png", "*.svg", "*.csv"})
 
 
-@click.command("calibrate")
+@click.command("calibrate", short_help="Fit a scenario to a case-event log; write it commented.")
 @click.argument("log_dir")
 @click.option(
     "--out",

@@ -7,15 +7,80 @@ nothing written); 3 internal error (see :mod:`sim.cli.safety`).
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from sim.scenario import Scenario, ScenarioError, load_scenario
 
-__all__ = ["ProgressBar", "fail_input", "internal_error", "load_or_exit"]
+__all__ = [
+    "DEFAULT_WORKERS",
+    "ProgressBar",
+    "fail_input",
+    "internal_error",
+    "load_or_exit",
+    "set_option",
+    "workers_option",
+    "xlsx_options",
+]
+
+DEFAULT_WORKERS = os.cpu_count() or 1
+"""Every command's default ``--workers``: all the machine's cores."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def workers_option(what: str = "replications") -> Callable[[F], F]:
+    """The ``--workers`` option, with one default (all cores) for every command."""
+    return click.option(
+        "--workers",
+        "-w",
+        type=click.IntRange(min=1),
+        default=DEFAULT_WORKERS,
+        show_default="all cores, here " + str(DEFAULT_WORKERS),
+        help=f"Processes to run {what} in. Results are identical whatever the number: every "
+        "replication's randomness depends only on the seed, the replication and the stream.",
+    )
+
+
+def set_option(what: str) -> Callable[[F], F]:
+    """The ``--set KEY=VALUE`` option (repeatable)."""
+    return click.option(
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help=f"Override a field of {what} (repeatable). KEY is the dotted path of the field as "
+        "in the scenario file; list items by name or index, e.g. team.detectives.dc_pt.fte=0.6 "
+        "or team.detectives.0.count=8; VALUE is read as YAML (null, 28, [mon, tue]).",
+    )
+
+
+def xlsx_options(
+    sheets: str = "the summary, the comparison and the per-case table",
+    table: str = "per-case table",
+    csv_name: str = "cases.csv",
+) -> Callable[[F], F]:
+    """``--xlsx`` (one Excel workbook) and ``--cases-csv`` (the per-case table as CSV)."""
+
+    def decorate(function: F) -> F:
+        function = click.option(
+            "--cases-csv",
+            is_flag=True,
+            help=f"Also write the {table} as {csv_name} (besides the Parquet file), for tools "
+            "that cannot read Parquet.",
+        )(function)
+        return click.option(
+            "--xlsx",
+            is_flag=True,
+            help=f"Also write results.xlsx: one Excel workbook with {sheets} (cut at Excel's "
+            "1,048,576 rows, with a note saying so).",
+        )(function)
+
+    return decorate
 
 
 def fail_input(problems: Sequence[str]) -> NoReturn:

@@ -9,38 +9,55 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
+
+from sim.cli.common import set_option, workers_option, xlsx_options
 
 __all__ = ["compare"]
 
 
-@click.command()
+@click.command(
+    short_help="Run scenarios under common random numbers and compare each with the baseline."
+)
 @click.argument("files", nargs=-1, required=True)
-@click.option("--baseline", "-b", help="The baseline scenario file (default: the first FILE).")
-@click.option("--replications", "-r", type=click.IntRange(min=2), help="Replications (per batch).")
-@click.option("--seed", type=click.IntRange(min=0), help="Root seed (default: the baseline's).")
 @click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a field of every scenario, e.g. horizon_days=730.",
+    "--baseline",
+    "-b",
+    help="The baseline scenario file, the one the others are compared with (default: the "
+    "first FILE; added to the FILES when not among them).",
 )
 @click.option(
-    "--out", type=click.Path(), help="Output folder (a new one, or an earlier result to replace)."
+    "--replications",
+    "-r",
+    type=click.IntRange(min=2),
+    help="Replications per scenario (with --precision: per batch). Default: the baseline's "
+    "replications:.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    help="Root seed shared by every scenario (default: the baseline's seed:).",
+)
+@set_option("every scenario, e.g. horizon_days=730")
+@click.option(
+    "--out",
+    type=click.Path(),
+    help="Output folder (default results/compare_BASELINE).",
 )
 @click.option(
     "--precision",
     type=click.FloatRange(min=0, min_open=True),
-    help="Add replications until the headline metric's CI half-width is within this share of "
-    "its mean (e.g. 0.1), in every scenario.",
+    help="Add replications in batches until the headline metric's 95% CI half-width is within "
+    "this share of its mean (e.g. 0.1 for 10%), in every scenario, or --max-replications is "
+    "reached.",
 )
 @click.option(
     "--precision-metric",
     default="any_neglect_over_365",
     show_default=True,
-    help="The headline metric --precision applies to.",
+    help="The headline metric --precision applies to (any metric of docs/outputs.md).",
 )
 @click.option(
     "--max-replications",
@@ -49,8 +66,13 @@ __all__ = ["compare"]
     show_default=True,
     help="Cap on replications per scenario under --precision.",
 )
-@click.option("--workers", "-w", type=click.IntRange(min=1), default=1, show_default=True)
+@workers_option()
+@xlsx_options(
+    "the headline summary, the whole comparison and every scenario's cases",
+    "per-case table of every scenario",
+)
 @click.option("--no-figures", is_flag=True, help="Write the tables only (no figures or report).")
+@click.option("--svg", is_flag=True, help="Also write every figure as SVG (PNG only by default).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def compare(
     files: tuple[str, ...],
@@ -63,17 +85,25 @@ def compare(
     precision_metric: str,
     max_replications: int,
     workers: int,
+    xlsx: bool,
+    cases_csv: bool,
     no_figures: bool,
+    svg: bool,
     quiet: bool,
 ) -> None:
     """Run scenarios under common random numbers and compare each with the baseline.
 
-    Writes comparison.csv (per metric and scenario: mean, 95% CI, paired difference from the
-    baseline and its CI), figures, report.html, manifest.json and scenarios/<name>/.
+    Every scenario runs with the same seeds, so replication r of each sees the same referrals,
+    case attributes and leave, and each scenario's difference from the baseline is measured
+    replication by replication. Writes comparison.csv (per metric and scenario: mean, 95% CI,
+    paired difference from the baseline and its CI), the figures, report.html (decision first: a
+    ranked forest plot of the differences and a plain-language headline per scenario),
+    manifest.json and scenarios/NAME/ per scenario. Exits 1 when an expect: threshold is broken.
     """
     from sim.cli.common import ProgressBar, fail_input, load_or_exit
     from sim.cli.safety import check_out_dir, preflight_or_exit
     from sim.domain.metrics import known_metrics, unknown_metrics
+    from sim.domain.names import did_you_mean
     from sim.engine.budget import WorkLimitExceeded
     from sim.experiments.compare import default_compare_folder, run_comparison, write_comparison
     from sim.scenario import ScenarioError, load_scenario
@@ -99,7 +129,8 @@ def compare(
     if unknown_metrics([precision_metric]):
         fail_input(
             [
-                f"--precision-metric: unknown metric {precision_metric!r}; known: "
+                f"--precision-metric: unknown metric {precision_metric!r};"
+                f"{did_you_mean(precision_metric, known_metrics())} known: "
                 f"{', '.join(known_metrics())}"
             ]
         )
@@ -110,12 +141,8 @@ def compare(
 
     first = replications or scenarios[base_index].replications
     planned = max_replications if precision is not None else first
-    out_dir = check_out_dir(
-        out
-        if out is not None
-        else str(Path("results") / default_compare_folder(scenarios, base_index)),
-        "compare",
-    )
+    default = str(Path("results") / default_compare_folder(scenarios, base_index))
+    out_dir = check_out_dir(out if out is not None else default, "compare")
     for path, scenario in zip(paths, scenarios, strict=True):
         preflight_or_exit(scenario, planned, workers, path)
     total = planned * len(scenarios)
@@ -138,38 +165,69 @@ def compare(
     finally:
         bar.close()
 
-    extras = None
-    if not no_figures:
-        from sim.report.compare import write_figures_and_report
+    def extras(comparison: Any, folder: Path) -> dict[str, Any]:
+        entries: dict[str, Any] = {}
+        if not no_figures:
+            from sim.report.compare import write_figures_and_report
 
-        extras = write_figures_and_report
+            entries.update(write_figures_and_report(comparison, folder, svg=svg))
+        if xlsx:
+            from sim.experiments.compare import HEADLINE_METRICS
+            from sim.report.excel import comparison_sheets, write_workbook
+
+            cases = {n: r.cases for n, r in comparison.results.items()}
+            sheets = comparison_sheets(comparison.table, cases, HEADLINE_METRICS)
+            for note in write_workbook(folder / "results.xlsx", sheets):
+                click.echo(f"results.xlsx: {note}", err=True)
+            entries["workbook"] = "results.xlsx"
+        if cases_csv:
+            import pandas as pd
+
+            frames = [r.cases.assign(scenario=n) for n, r in comparison.results.items()]
+            pd.concat(frames, ignore_index=True).to_csv(folder / "cases.csv", index=False)
+            entries["cases_csv"] = "cases.csv"
+        return entries
+
     write_comparison(
         comparison,
         out_dir,
         extras=extras,
         extra_manifest={"command": ["polit-sim", *sys.argv[1:]]},
     )
-    manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
-    for line in manifest.get("figures_skipped", []):
+    written = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+    for line in written.get("figures_skipped", []):
         click.echo(f"warning: figure {line} (skipped; the data files are written)", err=True)
-    if no_figures:
-        from sim.report.compare import warmup_warnings
+    from sim.report.compare import warmup_warnings
 
-        manifest["warmup_warnings"] = warmup_warnings(comparison)
-    for line in manifest.get("warmup_warnings", []):
+    for line in warmup_warnings(comparison):
         click.echo(line, err=True)
     click.echo(
         f"compared {len(scenarios)} scenarios, {comparison.replications} replications each "
         f"(baseline {comparison.baseline}, seed {comparison.seed}) -> {out_dir}"
     )
+    from sim.report.forest import rank_scenarios, verdict
+    from sim.report.headlines import scenario_title
+    from sim.report.html import fmt_difference, fmt_range, fmt_value, metric_name
+
     table = comparison.table
-    headline = table[(table["metric"] == precision_metric) & ~table["baseline"]]
-    for row in headline.itertuples():
-        flag = " *" if row.significant else ""
+    metric = precision_metric
+    rows = table[table["metric"] == metric].set_index("scenario")
+    base = rows.loc[comparison.baseline]
+    click.echo(
+        f"  {metric_name(metric)}, best first; baseline "
+        f"{scenario_title(comparison.results[comparison.baseline].scenario)}: "
+        f"{fmt_value(metric, base['mean'])}"
+    )
+    for name in rank_scenarios(table, comparison.baseline, metric):
+        row = rows.loc[name]
+        low, high = (float(v) for v in row[["diff_ci_low", "diff_ci_high"]].to_numpy(float))
         click.echo(
-            f"  {row.scenario:32s} {precision_metric} {row.mean:.4g} "
-            f"diff {row.difference:+.4g} [{row.diff_ci_low:+.4g}, {row.diff_ci_high:+.4g}]{flag}"
+            f"  {scenario_title(comparison.results[name].scenario)[:40]:40s} "
+            f"{fmt_value(metric, row['mean']):>8s}  {fmt_difference(metric, row['difference'])}"
+            f" (95% CI {fmt_range(metric, low, high, True)}) {verdict(metric, low, high)}"
         )
+    if not no_figures:
+        click.echo(f"  report: {out_dir / 'report.html'}")
     for check in comparison.checks:
         if check.status != "met":
             click.echo(check.describe(), err=True)

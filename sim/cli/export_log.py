@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import click
 
-from sim.cli.common import fail_input, load_or_exit
+from sim.cli.common import fail_input, load_or_exit, set_option
 
 __all__ = ["export_log_command"]
 
 
-@click.command("export-log")
+@click.command(
+    "export-log", short_help="Simulate one replication and write it as a case-event log."
+)
 @click.argument("file")
 @click.option(
     "--replication",
@@ -17,16 +19,15 @@ __all__ = ["export_log_command"]
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Which replication to write.",
+    help="Which replication to write (its randomness is that of the same replication of "
+    "run and compare).",
 )
-@click.option("--seed", type=click.IntRange(min=0), help="Override the root seed.")
 @click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a scenario field, e.g. horizon_days=730.",
+    "--seed",
+    type=click.IntRange(min=0),
+    help="Root seed of the random streams (default: the scenario's seed:).",
 )
+@set_option("the scenario, e.g. horizon_days=730")
 @click.option(
     "--out",
     required=True,
@@ -37,8 +38,16 @@ __all__ = ["export_log_command"]
     "--start-date",
     help="The calendar date of day 0 (default: the scenario's start_date, else 2024-01-01).",
 )
-@click.option("--no-hours", is_flag=True, help="Leave the hours column empty.")
-@click.option("--dates-only", is_flag=True, help="Write dates rather than date-times.")
+@click.option(
+    "--no-hours",
+    is_flag=True,
+    help="Leave the hours column empty, as in a case system that records no hours.",
+)
+@click.option(
+    "--dates-only",
+    is_flag=True,
+    help="Write dates rather than date-times, as in a case system that records only days.",
+)
 def export_log_command(
     file: str,
     replication: int,

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from sim.cli.common import ProgressBar, fail_input
+from sim.cli.common import ProgressBar, fail_input, set_option, workers_option
 from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_dump, scenario_hash
 
 __all__ = ["forecast"]
@@ -29,42 +29,59 @@ def _as_of(value: str) -> datetime.date:
         fail_input([f"--as-of: {value!r} is not an ISO date such as 2024-03-01"])
 
 
-@click.command()
+@click.command(
+    short_help="Forecast today's open cases under each scenario; warn about those likely to rot."
+)
 @click.argument("scenarios", nargs=-1, required=True)
 @click.option(
     "--cases",
     "cases_path",
     required=True,
-    help="open_cases.csv: today's open cases (docs/forecast.md).",
+    help="open_cases.csv: today's open cases, one row each (columns in docs/forecast.md).",
 )
-@click.option("--absences", "absences_path", help="absences.csv: absences under way or planned.")
-@click.option("--as-of", "as_of", required=True, help="The snapshot's date (YYYY-MM-DD).")
+@click.option(
+    "--absences",
+    "absences_path",
+    help="absences.csv: absences under way or planned (detective, start, end, kind; "
+    "docs/forecast.md).",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    required=True,
+    help="The date the snapshot was taken (YYYY-MM-DD): day 0 of the forecast.",
+)
 @click.option(
     "--horizon-days",
     type=click.FloatRange(min=1),
     default=365.0,
     show_default=True,
-    help="How far ahead to forecast (days).",
+    help="How far ahead to forecast (days from --as-of).",
 )
 @click.option(
-    "--replications", "-r", type=click.IntRange(min=1), help="Default: the first scenario's."
-)
-@click.option("--seed", type=click.IntRange(min=0), help="Root seed (default: the first's).")
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a field of every scenario.",
-)
-@click.option("--out", type=click.Path(), help="Output folder (new, or an earlier forecast).")
-@click.option(
-    "--workers",
-    "-w",
+    "--replications",
+    "-r",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Processes to run replications in.",
+    help="Replications per scenario (default: the first scenario's replications:).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    help="Root seed shared by every scenario (default: the first scenario's seed:).",
+)
+@set_option("every scenario")
+@click.option(
+    "--out",
+    type=click.Path(),
+    help="Output folder (default results/forecast_NAME, NAME the first scenario's name:).",
+)
+@workers_option()
+@click.option(
+    "--xlsx",
+    is_flag=True,
+    help="Also write results.xlsx: one Excel workbook with the early-warning list, the "
+    "comparison of the scenarios, every case's risks and the backlog forecast (cut at "
+    "Excel's 1,048,576 rows, with a note saying so).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def forecast(
@@ -78,6 +95,7 @@ def forecast(
     overrides: tuple[str, ...],
     out: str | None,
     workers: int,
+    xlsx: bool,
     quiet: bool,
 ) -> None:
     """Forecast today's open cases under each SCENARIO and warn about the cases likely to rot.
@@ -112,7 +130,7 @@ def forecast(
     if problems or snapshot is None:
         fail_input(problems or ["no scenario"])
     try:
-        _run(loaded, snapshot, horizon_days, replications, seed, out, workers, quiet)
+        _run(loaded, snapshot, horizon_days, replications, seed, out, workers, quiet, xlsx)
     except Exception as error:  # a fault of polit-sim itself: one line, not a traceback
         click.echo(f"internal error: {type(error).__name__}: {error}", err=True)
         sys.exit(3)
@@ -127,6 +145,7 @@ def _run(
     out: str | None,
     workers: int,
     quiet: bool,
+    xlsx: bool = False,
 ) -> None:
     from sim.cli.safety import check_out_dir
     from sim.experiments.forecast import forecast as run_forecast
@@ -181,6 +200,9 @@ def _run(
         data["scenario"] = {s.name: scenario_dump(s) for s in loaded}
         data["scenario_hash"] = {s.name: scenario_hash(s) for s in loaded}
         write_figures_and_report(result, tmp, data)
+        if xlsx:
+            _workbook(result, tmp / "results.xlsx")
+            data["workbook"] = "results.xlsx"
         data["kind"] = "forecast"
         write_manifest(tmp, data)
 
@@ -197,3 +219,32 @@ def _run(
         )
         click.echo(f"  {row['holder']:12s} case {row['case_id']}: P(365 days untouched) {risks}")
     click.echo(f"  replications for +/-0.05 on every case's probability: {needed}")
+
+
+def _workbook(result: Any, path: Path) -> None:
+    """The forecast as one Excel workbook (:func:`sim.report.excel.write_workbook`)."""
+    import pandas as pd
+
+    from sim.report.excel import Sheet, write_workbook
+    from sim.report.forecast import early_warning
+
+    def joined(attribute: str) -> pd.DataFrame:
+        frames = [
+            getattr(sf, attribute).assign(scenario=sf.scenario.name) for sf in result.scenarios
+        ]
+        frame = pd.concat(frames, ignore_index=True)
+        return frame[["scenario", *[c for c in frame.columns if c != "scenario"]]]
+
+    sheets = [
+        Sheet(
+            "early_warning",
+            early_warning(result, limit=None),
+            "every open case by holder, highest risk first: the chance its current spell "
+            "without progress reaches 180 or 365 days before the horizon",
+        ),
+        Sheet("comparison", result.contrasts(365), "the scenarios against the first"),
+        Sheet("case_risk", joined("case_risk"), "one row per open case and scenario"),
+        Sheet("backlog", joined("backlog"), "the backlog forecast by date, with its bands"),
+    ]
+    for note in write_workbook(path, sheets):
+        click.echo(f"results.xlsx: {note}", err=True)

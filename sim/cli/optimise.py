@@ -13,10 +13,14 @@ from typing import Any
 
 import click
 
+from sim.cli.common import set_option, workers_option
+
 __all__ = ["optimise"]
 
 
-@click.command()
+@click.command(
+    short_help="Find the cheapest configuration of a decision space that meets its constraints."
+)
 @click.argument("scenario")
 @click.option(
     "--space",
@@ -36,8 +40,13 @@ __all__ = ["optimise"]
     type=click.Path(),
     help="Output folder (default results/optimise/<name>).",
 )
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Fix a field.")
-@click.option("--seed", type=click.IntRange(min=0), help="Root seed (shared by all candidates).")
+@set_option("the scenario for every configuration")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    help="Root seed shared by all configurations, so that they are compared under common "
+    "random numbers (default: the scenario's seed:).",
+)
 @click.option(
     "--initial-replications",
     type=click.IntRange(min=2),
@@ -64,9 +73,15 @@ __all__ = ["optimise"]
     type=click.Choice(["serial", "processes", "dask"]),
     default="processes",
     show_default=True,
+    help="Where replications run: this process, a pool of --workers processes, or a Dask "
+    "distributed cluster at --scheduler.",
 )
-@click.option("--workers", "-w", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler (executor dask).")
+@workers_option()
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    help="The Dask scheduler's address (with --executor dask).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def optimise(
     scenario: str,

@@ -9,10 +9,16 @@ from typing import Any
 
 import click
 
-from sim.cli.common import ProgressBar, fail_input, load_or_exit
+from sim.cli.common import (
+    ProgressBar,
+    fail_input,
+    load_or_exit,
+    set_option,
+    workers_option,
+    xlsx_options,
+)
 from sim.cli.safety import check_out_dir, preflight_or_exit
 from sim.scenario import Scenario, ScenarioError, load_scenario
-from sim.scenario.schema import MAX_REPLICATIONS
 
 __all__ = ["run", "schema", "validate", "write_snapshots"]
 
@@ -33,17 +39,15 @@ def write_snapshots(result: Any, folder: Path) -> list[Path]:
     return written
 
 
-@click.command()
+@click.command(short_help="Check scenario files against the schema; exit 2 if any is invalid.")
 @click.argument("files", nargs=-1, required=True)
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a field of every file before checking it, as run does.",
-)
+@set_option("every file before checking it, as run does")
 def validate(files: tuple[str, ...], overrides: tuple[str, ...]) -> None:
-    """Check scenario files against the schema; exit 2 if any is invalid."""
+    """Check scenario files against the schema; exit 2 if any is invalid.
+
+    Each problem is one line on standard error naming the file and the dotted field, with a
+    suggestion where a key or rule looks misspelt.
+    """
     from sim.experiments.budget import preflight_problems
 
     problems: list[str] = []
@@ -62,38 +66,35 @@ def validate(files: tuple[str, ...], overrides: tuple[str, ...]) -> None:
         fail_input(problems)
 
 
-@click.command()
+@click.command(short_help="Print the JSON Schema of scenario files.")
 def schema() -> None:
-    """Print the JSON Schema of scenario files."""
+    """Print the JSON Schema of scenario files (for editors that check YAML as you type)."""
     click.echo(json.dumps(Scenario.model_json_schema(by_alias=True), indent=2))
 
 
-@click.command()
+@click.command(short_help="Run one scenario's replications and write its results and report.")
 @click.argument("file")
 @click.option(
     "--replications",
     "-r",
-    type=click.IntRange(min=1, max=MAX_REPLICATIONS),
-    help="Override replications.",
-)
-@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), help="Override the root seed.")
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a scenario field, e.g. policies.work_order.rule=oldest_first.",
-)
-@click.option(
-    "--out", type=click.Path(), help="Output folder (a new one, or an earlier result to replace)."
-)
-@click.option(
-    "--workers",
-    "-w",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Processes to run replications in.",
+    help="Number of replications (default: the scenario's replications:).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    help="Root seed of the random streams (default: the scenario's seed:).",
+)
+@set_option("the scenario")
+@click.option(
+    "--out",
+    type=click.Path(),
+    help="Output folder (default results/NAME, NAME the scenario's name:).",
+)
+@workers_option()
+@xlsx_options("the summary, every replication and the per-case table")
+@click.option(
+    "--no-figures", is_flag=True, help="Write the tables only (no figures, no report.html)."
 )
 @click.option(
     "--snapshot-at",
@@ -110,12 +111,18 @@ def run(
     overrides: tuple[str, ...],
     out: str | None,
     workers: int,
+    xlsx: bool,
+    cases_csv: bool,
+    no_figures: bool,
     snapshot_at: float | None,
     quiet: bool,
 ) -> None:
-    """Run a scenario's replications and write results/<name>/ (or --out).
+    """Run a scenario's replications and write results/NAME/ (or --out).
 
-    Exits 1 when one of the scenario's ``expect:`` thresholds is broken (results are written).
+    Writes cases.parquet, replications.parquet, backlog.parquet, detectives.parquet,
+    summary.csv, manifest.json, the figures (PNG and SVG) and report.html: the same
+    decision-first report as compare, for one scenario. Exits 1 when one of the scenario's
+    expect: thresholds is broken (the results are written all the same).
     """
     scenario = load_or_exit(file, overrides)
     if snapshot_at is not None and snapshot_at > scenario.horizon_days:
@@ -131,33 +138,41 @@ def run(
     from sim.engine.budget import WorkLimitExceeded
     from sim.experiments.replications import simulate
     from sim.experiments.results import write_result
-    from sim.report.figures import backlog_figure, draw_and_save, neglect_survival_figure
 
     bar = ProgressBar(n, scenario.name, enabled=not quiet)
     try:
-        result = simulate(scenario, n, seed, workers=workers, progress=bar, capture_at=snapshot_at)
+        result = simulate(
+            scenario, n, seed, workers=workers, trace=(0,), progress=bar, capture_at=snapshot_at
+        )
     except WorkLimitExceeded as error:
         bar.close()
         fail_input([f"{file}: {error}"])
     finally:
         bar.close()
-
     skipped: list[str] = []
 
-    def figures(res: Any, folder: Path) -> list[Path]:
-        name = res.scenario.name
-        paths = draw_and_save(
-            lambda: backlog_figure(
-                {name: res.backlog}, res.scenario.warmup_days, start_date=res.scenario.start_date
-            ),
-            folder,
-            "backlog",
-            skipped,
-        )
-        paths += draw_and_save(
-            lambda: neglect_survival_figure({name: res.cases}), folder, "neglect_survival", skipped
-        )
-        if res.captured:  # not figures, but written into the same folder at the same time
+    def extras(res: Any, folder: Path) -> list[Path]:
+        paths: list[Path] = []
+        if not no_figures:
+            from sim.report.compare import result_report
+
+            # Figures and the report must never lose the run's data files.
+            try:
+                paths += result_report(res, folder)
+            except Exception as error:
+                reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+                skipped.append(f"report: {reason}")
+        if xlsx:
+            from sim.report.excel import result_sheets, write_workbook
+
+            sheets = result_sheets(res.summary, res.replications, res.cases)
+            for note in write_workbook(folder / "results.xlsx", sheets):
+                click.echo(f"results.xlsx: {note}", err=True)
+            paths.append(folder / "results.xlsx")
+        if cases_csv:
+            res.cases.to_csv(folder / "cases.csv", index=False)
+            paths.append(folder / "cases.csv")
+        if res.captured:  # the snapshots, written into the same folder at the same time
             write_snapshots(res, folder / "snapshots")
         return paths
 
@@ -177,7 +192,7 @@ def run(
         first = snapshot_from_captured(result.captured[0], scenario)
         extra["snapshot_at_day"] = snapshot_at
         extra["snapshot_as_of"] = first.as_of.isoformat()
-    write_result(result, out_dir, figures=figures, extra_manifest=extra)
+    write_result(result, out_dir, figures=extras, extra_manifest=extra)
     if warmup is not None and warmup.too_short:
         click.echo(warmup.describe(scenario.name), err=True)
     for line in skipped:

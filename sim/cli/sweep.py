@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from sim.cli.common import set_option, workers_option, xlsx_options
+
 if TYPE_CHECKING:
     from sim.experiments.store import SweepStore
 
@@ -50,25 +52,74 @@ class SweepProgress:
             self._bar.close()
 
 
-@click.command()
+@click.command(short_help="Run a scenario over a design of parameter values (grid, LHS, Sobol).")
 @click.argument("file")
-@click.option("--grid", multiple=True, metavar="KEY=V1,V2,...", help="A full-factorial axis.")
-@click.option("--lhs", type=int, metavar="N", help="Latin hypercube of N points over --range.")
-@click.option("--sobol", type=int, metavar="N", help="Saltelli/Sobol design, N a power of 2.")
-@click.option("--range", "ranges", multiple=True, metavar="KEY=LO:HI", help="A sampled axis.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Fix a field.")
-@click.option("--replications", "-r", type=click.IntRange(min=1), help="Per design point.")
-@click.option("--seed", type=click.IntRange(min=0), help="Root seed (shared by all points).")
+@click.option(
+    "--grid",
+    multiple=True,
+    metavar="KEY=V1,V2,...",
+    help="A full-factorial axis: the field KEY takes each value in turn (repeatable; axes "
+    "multiply). List items by name or index, e.g. team.detectives.dc.count=4,6,8.",
+)
+@click.option(
+    "--lhs",
+    type=int,
+    metavar="N",
+    help="A Latin hypercube of N points over the --range axes.",
+)
+@click.option(
+    "--sobol",
+    type=int,
+    metavar="N",
+    help="A Saltelli design for Sobol indices over the --range axes, N (a power of 2) base "
+    "samples, N x (2 x axes + 2) points.",
+)
+@click.option(
+    "--range",
+    "ranges",
+    multiple=True,
+    metavar="KEY=LO:HI",
+    help="A sampled axis for --lhs or --sobol: the field KEY between LO and HI (repeatable).",
+)
+@set_option("the scenario at every design point")
+@click.option(
+    "--replications",
+    "-r",
+    type=click.IntRange(min=1),
+    help="Replications per design point (default: the scenario's replications:).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    help="Root seed shared by all points, so that points are compared under common random "
+    "numbers (default: the scenario's seed:).",
+)
 @click.option(
     "--executor",
     type=click.Choice(["serial", "processes", "dask"]),
     default="processes",
     show_default=True,
+    help="Where runs execute: this process, a pool of --workers processes, or a Dask "
+    "distributed cluster at --scheduler.",
 )
-@click.option("--workers", "-w", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler (executor dask).")
-@click.option("--out", type=click.Path(), help="Sweep folder.")
-@click.option("--resume", is_flag=True, help="Keep the runs already stored in --out.")
+@workers_option("runs")
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    help="The Dask scheduler's address (with --executor dask).",
+)
+@click.option(
+    "--out",
+    type=click.Path(),
+    help="Sweep folder (default results/sweeps/NAME).",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Keep the runs already stored in --out and run only the missing ones (a changed "
+    "design keeps the runs it shares with the stored one; runs made by other model code are "
+    "refused).",
+)
 @click.option(
     "--flush-every",
     type=click.IntRange(min=1),
@@ -94,7 +145,10 @@ def sweep(
     flush_every: int,
     quiet: bool,
 ) -> None:
-    """Run a scenario over a design of parameter values; store one row per run in --out."""
+    """Run a scenario over a design of parameter values; store one row per run in --out.
+
+    Read the results with sweep-report. Exits 1 when some runs failed (each is listed).
+    """
     from sim.cli.common import fail_input, load_or_exit
     from sim.cli.safety import check_folder_path, preflight_or_exit
     from sim.experiments.executors import Done, ExecutorError, run_sweep
@@ -240,46 +294,52 @@ def _check_resumable(store: SweepStore, info: dict[str, Any]) -> None:
 
 
 # What sweep-report writes in its folder: it may rewrite a folder holding only these.
-REPORT_FILES = frozenset(
-    {
-        "points.csv",
-        "metric_by_parameter.csv",
-        "sobol_indices.csv",
-        "target_region.csv",
-        "*.png",
-        "*.svg",
-        "*.html",
-    }
+REPORT_FILES = frozenset({"*.csv", "*.png", "*.svg", "*.html", "*.xlsx"})
+
+
+@click.command(
+    "sweep-report",
+    short_help="Tables, figures and report.html of a stored sweep; a gate for CI.",
 )
-
-
-@click.command("sweep-report")
 @click.argument("folder", type=click.Path(file_okay=False, exists=True))
-@click.option("--out", type=click.Path(), help="Report folder (default DIR/report).")
+@click.option(
+    "--out",
+    type=click.Path(),
+    help="Report folder (default FOLDER/report).",
+)
 @click.option(
     "--expect",
     "expect",
     multiple=True,
     metavar="METRIC:max=X",
-    help="Threshold instead of the scenario's expect:, e.g. any_neglect_over_365:max=0.05.",
+    help="A threshold to map instead of the scenario's expect: (repeatable), e.g. "
+    "any_neglect_over_365:max=0.05 or target_met_share:min=0.9.",
 )
 @click.option(
     "--fail-on",
     type=click.Choice(["broken", "uncertain"]),
-    help="Exit 1 when a point in scope is broken (or, with uncertain, not met).",
+    help="Make the report a gate for CI: exit 1 when a design point in scope breaks a "
+    "threshold (broken), or does not surely meet every one (uncertain).",
 )
 @click.option(
     "--point",
     "points",
     multiple=True,
     metavar="KEY=VALUE,...",
-    help="Gate only the design points with these swept values (e.g. today's).",
+    help="Gate only the design points with these swept values, e.g. today's staffing "
+    "team.detectives.dc.count=7 (repeatable; with --fail-on or --min-met-share).",
 )
 @click.option(
     "--min-met-share",
     type=click.FloatRange(0, 1),
     metavar="X",
-    help="Exit 1 when less than this share of the points in scope meets every threshold.",
+    help="Exit 1 when less than this share (0 to 1) of the design points in scope surely "
+    "meets every threshold.",
+)
+@xlsx_options(
+    "each design point's summary, each parameter's effect and the per-run table",
+    "per-run table",
+    "runs.csv",
 )
 def sweep_report(
     folder: str,
@@ -288,8 +348,14 @@ def sweep_report(
     fail_on: str | None,
     points: tuple[str, ...],
     min_met_share: float | None,
+    xlsx: bool,
+    cases_csv: bool,
 ) -> None:
-    """Tables and figures of a sweep: metrics against parameters, Sobol indices, target region.
+    """Tables, figures and report.html of a stored sweep; a gate for CI on request.
+
+    Each metric against each swept parameter, Sobol indices for Sobol designs, and the region
+    where the expect: thresholds hold; axes and tables are labelled in words (e.g. "number of
+    detectives dc"), the keys stay in the CSV files.
 
     With --fail-on or --min-met-share it is also a gate for CI: it prints every failing design
     point (its levers, each threshold's metric, estimate and 95% CI) and exits 1 when the gate
@@ -316,7 +382,13 @@ def sweep_report(
                 selectors=[parse_point_option(p) for p in points],
                 min_met_share=min_met_share,
             )
-        written = write_sweep_report(Path(folder), report, thresholds)
+        written = write_sweep_report(
+            Path(folder),
+            report,
+            thresholds,
+            xlsx=xlsx,
+            runs_csv=cases_csv,
+        )
     except (ThresholdError, GateError) as error:
         fail_input([str(error)])
     except Exception as error:

@@ -140,6 +140,8 @@ class Lognormal(_Dist):
         return math.log(self.mean_) - sigma2 / 2.0, math.sqrt(sigma2)
 
     def cdf(self, x: ArrayLike) -> FloatArray:
+        from scipy import stats  # imported when first used: it is slow to import
+
         mu, sigma = self._params
         x = np.asarray(x, dtype=float)
         with np.errstate(divide="ignore"):
@@ -147,8 +149,10 @@ class Lognormal(_Dist):
         return np.asarray(stats.norm.cdf(z), dtype=float)
 
     def ppf(self, u: ArrayLike) -> FloatArray:
+        from scipy.special import ndtri  # the normal quantile (what stats.norm.ppf computes)
+
         mu, sigma = self._params
-        return np.exp(mu + sigma * stats.norm.ppf(u))
+        return np.exp(mu + sigma * ndtri(np.asarray(u, dtype=float)))
 
 
 class Gamma(_Dist):
@@ -167,11 +171,15 @@ class Gamma(_Dist):
         return self.sd**2 + self.mean_**2
 
     def cdf(self, x: ArrayLike) -> FloatArray:
+        from scipy import stats  # imported when first used: it is slow to import
+
         shape = (self.mean_ / self.sd) ** 2
         scale = self.sd**2 / self.mean_
         return np.asarray(stats.gamma.cdf(x, shape, scale=scale), dtype=float)
 
     def ppf(self, u: ArrayLike) -> FloatArray:
+        from scipy import stats  # imported when first drawn: it takes half a second
+
         shape = (self.mean_ / self.sd) ** 2
         scale = self.sd**2 / self.mean_
         return np.asarray(stats.gamma.ppf(u, shape, scale=scale), dtype=float)
@@ -254,11 +262,15 @@ class Triangular(_Dist):
         return var + self.mean**2
 
     def cdf(self, x: ArrayLike) -> FloatArray:
+        from scipy import stats  # imported when first used: it is slow to import
+
         width = self.high - self.low
         c = (self.mode - self.low) / width
         return np.asarray(stats.triang.cdf(x, c, loc=self.low, scale=width), dtype=float)
 
     def ppf(self, u: ArrayLike) -> FloatArray:
+        from scipy import stats
+
         width = self.high - self.low
         c = (self.mode - self.low) / width
         return np.asarray(stats.triang.ppf(u, c, loc=self.low, scale=width), dtype=float)

@@ -61,10 +61,12 @@ class Case:
         "longest_gap_days",
         "longest_neglect_days",
         "neglect_holder",
+        "order_seq",
         "owner",
         "owner_changes",
         "parked",
         "priority",
+        "ranked",
         "remaining_hours",
         "spell_held",
         "spell_queued",
@@ -96,6 +98,10 @@ class Case:
         self.inherited = False
         self.parked = False
         self.priority = 0
+        # The engine's work-order bookkeeping: the case's place in its owner's caseload order,
+        # and its live entry in the owner's priority heap (None while it has none).
+        self.order_seq = 0
+        self.ranked: tuple[Any, ...] | None = None
         self.action_deadline: float | None = None
         self.flagged_day: float | None = None
         self.first_work_day: float | None = None

@@ -34,14 +34,14 @@ class WellbeingCare(SupervisionState):
         for case_id, (case, marker) in list(self.handovers.items()):
             if case.closed_day is not None or case.idle_since != marker:
                 del self.handovers[case_id]
-                case.priority -= 1
+                self.team.change_priority(case, -1)
                 if case.owner is not None and case.closed_day is None:
                     self.team.notify(case.owner)
         total = 0.0
         for d in self.team.detectives:
             supported = self.support_until.get(d.index, -1.0) > now
             if not supported and d.relief > 0.0:
-                d.relief = 0.0
+                self.team.set_relief(d, 0.0)
             if d.absences == 0:
                 overload = policy.overload(self.hours_in_hand(d), d.fte * self.hours_per_week)
                 exposure = policy.exposure(d.fte)
@@ -90,7 +90,7 @@ class WellbeingCare(SupervisionState):
         assert policy is not None
         now = self.env.now
         self.support_until[detective.index] = now + policy.support_days
-        detective.relief = policy.relief
+        self.team.set_relief(detective, policy.relief)
         counting = self.counts.counting(now)
         if counting:
             self.counts.support_episodes += 1

@@ -9,7 +9,10 @@ on it; the methods it calls on them are declared here.
 from __future__ import annotations
 
 import heapq
+import itertools
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import Any
 
 import simpy
@@ -17,18 +20,37 @@ from numpy.random import Generator
 
 from sim.domain.entities import Case, Detective
 from sim.engine.external import ExternalUnit
+from sim.engine.loads import LoadIndex
 from sim.policies import AllocationPolicy, ReallocationPolicy, WorkOrderPolicy
+from sim.policies.allocation import least_loaded
 
 __all__ = ["Caseloads", "TraceSink"]
 
 TraceSink = list[tuple[Any, ...]] | None
+
+_order_seq = attrgetter("order_seq")
 
 
 class Caseloads:
     """The team of one replication: detectives, their caseloads, the team queue and the pool.
 
     The constructor's arguments are those of :class:`sim.engine.team.TeamState`.
+
+    Each detective's actionable cases (owned, not parked at an external unit) are also kept in a
+    priority heap ordered as the work order ranks them, when the rule's key is stable (see
+    :class:`sim.policies.WorkOrderPolicy`): entries are ``(key, caseload order, tick, case)``;
+    a change of key (:meth:`rerank`), owner or parking gives the case a fresh entry or none, and
+    entries that are no longer the case's own (``case.ranked``) are dropped when they reach the
+    top. Equal keys fall back on the caseload order, as a scan of the caseload would. A detective
+    holding a single case has no heap (there is nothing to choose between).
     """
+
+    index_work_order = True
+    """Keep the per-detective heaps (off: scan every caseload at every choice, the reference)."""
+    check_indexes = False
+    """Check every choice made from an index against a scan (tests)."""
+    index_loads = True
+    """Answer :meth:`least_loaded` from a :class:`LoadIndex` (off: scan the present detectives)."""
 
     def __init__(
         self,
@@ -69,6 +91,20 @@ class Caseloads:
         self._arrived = 0
         self._arrival_days: Sequence[float] = ()
         self._make_case: Callable[[int], Case] = lambda i: Case(i, 0.0, 0, [], [])
+        self.indexed = self.index_work_order and bool(getattr(work_order, "stable_key", False))
+        self._key = work_order.key
+        self._heaps: dict[Detective, list[tuple[Any, ...]]] = {d: [] for d in detectives}
+        # per detective, how many of their cases are actionable (not parked)
+        self._actionable: dict[Detective, int] = {d: 0 for d in detectives}
+        self._seqs = itertools.count()
+        self._ticks = itertools.count()
+        self._present: tuple[Detective, ...] | None = None
+        # pull rules: the positions of the detectives holding fewer cases than they may pull
+        self._position = {d: i for i, d in enumerate(self._detectives)}
+        self._with_room = {
+            i for i, d in enumerate(self._detectives) if len(d.caseload) < d.pull_limit
+        }
+        self._load_indexes: dict[tuple[bool, bool], LoadIndex] = {}
 
     # --- TeamView ---------------------------------------------------------------------------
 
@@ -80,8 +116,36 @@ class Caseloads:
     def detectives(self) -> Sequence[Detective]:
         return self._detectives
 
-    def present(self) -> list[Detective]:
-        return [d for d in self._detectives if d.absences == 0]
+    def present(self) -> Sequence[Detective]:
+        present = self._present
+        if present is None:  # rebuilt after a change of presence only
+            present = self._present = tuple(d for d in self._detectives if d.absences == 0)
+        return present
+
+    def least_loaded(self, *, per_fte: bool = True, relief: bool = True) -> Detective | None:
+        if not self.index_loads:
+            return least_loaded(self.present(), per_fte=per_fte, relief=relief)
+        index = self._load_indexes.get((per_fte, relief))
+        if index is None:
+            index = LoadIndex(self._detectives, per_fte=per_fte, relief=relief)
+            self._load_indexes[(per_fte, relief)] = index
+        chosen = index.first()
+        if self.check_indexes:
+            expected = least_loaded(self.present(), per_fte=per_fte, relief=relief)
+            assert chosen is expected, f"the load index chose {chosen}, the scan {expected}"
+        return chosen
+
+    def presence_changed(self, detective: Detective) -> None:
+        """``detective`` went on leave or came back (``absences`` went from or to 0)."""
+        self._present = None
+        for index in self._load_indexes.values():
+            index.update(detective)
+
+    def set_relief(self, detective: Detective, relief: float) -> None:
+        """``detective`` is relieved of a share ``relief`` of their capacity (wellbeing support)."""
+        detective.relief = relief
+        for index in self._load_indexes.values():
+            index.update(detective)
 
     def by_name(self, name: str) -> Detective | None:
         return self._by_name.get(name)
@@ -113,7 +177,7 @@ class Caseloads:
         """Make ``detective`` the owner of ``case``; ``moved`` marks a reallocation."""
         previous = case.owner
         if previous is not None:
-            previous.caseload.remove(case)
+            self._leave_caseload(case, previous)
             case.hand_over(self.env.now)
         else:  # Case.hand_over, inline for the common hand-over: from the queue or pool
             now = self.env.now
@@ -124,10 +188,10 @@ class Caseloads:
                     case.spell_queued += now - start
             case.held_since = now
         case.owner = detective
-        detective.caseload.append(case)
         if moved:
             case.owner_changes += 1
             case.inherited = True
+        self._join_caseload(case, detective)
         if self.trace is not None:
             self.trace.append(("own", self.env.now, case.case_id, detective.name, moved))
         if notify and not case.parked:
@@ -139,7 +203,7 @@ class Caseloads:
         """Take ``case`` away from its owner (it goes to the team queue or the pool next)."""
         owner = case.owner
         if owner is not None:
-            owner.caseload.remove(case)
+            self._leave_caseload(case, owner)
             case.hand_over(self.env.now)
             case.owner = None
             case.owner_changes += 1
@@ -165,12 +229,11 @@ class Caseloads:
     def enqueue(self, case: Case) -> None:
         """Put an unowned case in the team queue (pull rules) or the pool (push rules)."""
         if self.pulls:
-            for detective in self._detectives:
-                if (
-                    detective.waiting
-                    and detective.absences == 0
-                    and len(detective.caseload) < detective.pull_limit
-                ):
+            # only detectives with room to pull can take it or be woken by it
+            room = self._with_room
+            with_room = [self._detectives[i] for i in sorted(room)] if room else []
+            for detective in with_room:
+                if detective.waiting and detective.absences == 0:
                     if self.queue:
                         heapq.heappush(self.queue, (self.work_order.key(case), case))
                     else:  # the waiting detective would pull this very case
@@ -178,18 +241,15 @@ class Caseloads:
                     self.notify(detective)
                     return
             heapq.heappush(self.queue, (self.work_order.key(case), case))
-            for detective in self._detectives:
-                if (
-                    detective.solo_since is not None
-                    and len(detective.caseload) < detective.pull_limit
-                ):
+            for detective in with_room:
+                if detective.solo_since is not None:
                     self.reconsider(detective)
         else:
             self.pool.append(case)
 
     def flush_pool(self) -> None:
         """Offer every pooled case to the allocation rule again (push rules)."""
-        if not self.pool or not any(d.absences == 0 for d in self._detectives):
+        if not self.pool or not self.present():
             return
         pooled, self.pool = self.pool, []
         for case in pooled:
@@ -213,6 +273,131 @@ class Caseloads:
                 queue.pop()
                 heapq.heapify(queue)
                 return
+
+    # --- caseload order: actionable counts and per-detective heaps -------------------------
+
+    def _join_caseload(self, case: Case, detective: Detective) -> None:
+        """``case`` joins the end of ``detective``'s caseload."""
+        caseload = detective.caseload
+        caseload.append(case)
+        held = len(caseload)
+        case.order_seq = next(self._seqs)
+        if self.pulls and held >= detective.pull_limit:
+            self._with_room.discard(self._position[detective])
+        if self._load_indexes:
+            for index in self._load_indexes.values():
+                index.update(detective)
+        if not case.parked:
+            self._actionable[detective] += 1
+        # A lone case needs no heap (next_case takes it as it is): the heap is built when a
+        # second case joins, and kept while the caseload holds two or more.
+        if held > 1 and self.indexed:
+            if held == 2:
+                for other in caseload:
+                    if not other.parked:
+                        self._rank(other, detective)
+            elif not case.parked:
+                self._rank(case, detective)
+
+    def _leave_caseload(self, case: Case, detective: Detective) -> None:
+        """``case`` leaves ``detective``'s caseload (another owner, the queue, or closed)."""
+        caseload = detective.caseload
+        if len(caseload) == 1 and caseload[0] is case:
+            caseload.clear()
+            held = 0
+        else:
+            # A caseload is in joining order, so sorted by order_seq: find the case by bisection
+            # rather than comparing it with every case before it.
+            i = bisect_left(caseload, case.order_seq, key=_order_seq)
+            if i < len(caseload) and caseload[i] is case:
+                del caseload[i]
+            else:  # put there by hand (tests)
+                caseload.remove(case)
+            held = len(caseload)
+            if held < 2:  # a lone case needs no heap: every entry left in it is stale
+                self._heaps[detective].clear()
+        case.ranked = None
+        if self.pulls and held < detective.pull_limit:
+            self._with_room.add(self._position[detective])
+        if not case.parked:
+            self._actionable[detective] -= 1
+        if self._load_indexes:
+            for index in self._load_indexes.values():
+                index.update(detective)
+
+    def _rank(self, case: Case, owner: Detective) -> None:
+        """Give ``case`` a fresh entry in ``owner``'s heap; its earlier entries become stale."""
+        entry = (self._key(case), case.order_seq, next(self._ticks), case)
+        case.ranked = entry
+        heapq.heappush(self._heaps[owner], entry)
+
+    def set_parked(self, case: Case, parked: bool) -> None:
+        """``case`` waits on an external unit (``parked``) or on the team again."""
+        if case.parked is parked:
+            return
+        case.parked = parked
+        owner = case.owner
+        if owner is None or case.closed_day is not None:
+            return
+        if parked:
+            self._actionable[owner] -= 1
+            case.ranked = None
+        else:
+            self._actionable[owner] += 1
+            if self.indexed and len(owner.caseload) > 1:
+                self._rank(case, owner)
+
+    def rerank(self, case: Case) -> None:
+        """``case``'s work-order key may have changed (its priority): rank it afresh."""
+        owner = case.owner
+        if (
+            self.indexed
+            and owner is not None
+            and not case.parked
+            and case.closed_day is None
+            and len(owner.caseload) > 1
+        ):
+            self._rank(case, owner)
+
+    def change_priority(self, case: Case, step: int) -> None:
+        """Raise (``step`` > 0) or lower ``case``'s priority in the work order."""
+        case.priority += step
+        self.rerank(case)
+
+    def first_in_order(self, detective: Detective) -> Case | None:
+        """The actionable case of ``detective``'s that the work order ranks first, if any."""
+        if self.indexed:
+            heap = self._heaps[detective]
+            while heap:
+                entry = heap[0]
+                case: Case = entry[3]
+                if case.ranked is entry:
+                    if self.check_indexes:
+                        expected = self.scan_order(detective)
+                        assert case is expected, f"heap chose {case}, the scan {expected}"
+                    return case
+                heapq.heappop(heap)
+            if self.check_indexes:
+                assert self.scan_order(detective) is None
+            return None
+        return self.scan_order(detective)
+
+    def scan_order(self, detective: Detective) -> Case | None:
+        """:meth:`first_in_order` by scanning the caseload: the first of the smallest keys."""
+        key = self._key
+        best: Case | None = None
+        best_key: tuple[float, ...] | None = None
+        for case in detective.caseload:
+            if case.parked:
+                continue
+            case_key = key(case)
+            if best_key is None or case_key < best_key:
+                best, best_key = case, case_key
+        return best
+
+    def alone(self, detective: Detective) -> bool:
+        """Whether ``detective`` holds at most one actionable case."""
+        return self._actionable[detective] <= 1
 
     # --- provided by the work layer (sim.engine.work) ----------------------------------------
 

@@ -164,7 +164,7 @@ class WorkloadReviews(SupervisionState):
                 # The case was worked: the plan is discharged and the case ranks as usual.
                 del self.plans[case_id]
                 case.action_deadline = None
-                case.priority -= 1
+                self.team.change_priority(case, -1)
                 if case.owner is not None:
                     self.team.notify(case.owner)
                 continue

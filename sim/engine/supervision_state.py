@@ -97,7 +97,7 @@ def move_case(team: TeamState, case: Case, target: Detective | None) -> bool:
 def set_plan(team: TeamState, plans: dict[int, tuple[Case, float | None]], case: Case) -> None:
     """Put ``case`` under an action plan: it goes to the top of its owner's work order."""
     if case.case_id not in plans:
-        case.priority += 1
+        team.change_priority(case, 1)
     plans[case.case_id] = (case, case.idle_since)
     if case.owner is not None:
         # A detective working a lone case would otherwise run on to its stage's end.

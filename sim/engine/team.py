@@ -97,6 +97,7 @@ class TeamState(Work):
             self.trace.append(("leave", self.env.now, detective.name, kind, True))
         if detective.absences > 1:
             return
+        self.presence_changed(detective)
         now = self.env.now
         detective.absent_since = now
         detective.episode += 1
@@ -117,6 +118,7 @@ class TeamState(Work):
             self.trace.append(("leave", self.env.now, detective.name, kind, False))
         if detective.absences > 0:
             return
+        self.presence_changed(detective)
         now = self.env.now
         since: float = detective.absent_since  # type: ignore[assignment]
         detective.days_absent += now - since

@@ -93,7 +93,7 @@ class Work(Caseloads):
         """Whether ``case`` is the only thing ``detective`` could work on now."""
         if self.pulls and self.queue and len(detective.caseload) < detective.pull_limit:
             return False
-        return all(other is case or other.parked for other in detective.caseload)
+        return self.alone(detective)
 
     def reconsider(self, detective: Detective) -> None:
         """Something changed ``detective``'s choice: end the current block at its normal end.
@@ -163,16 +163,7 @@ class Work(Caseloads):
         if len(caseload) == 1:
             only = caseload[0]
             return None if only.parked else only
-        key = self.work_order.key
-        best: Case | None = None
-        best_key: tuple[float, ...] | None = None
-        for case in detective.caseload:
-            if case.parked:
-                continue
-            case_key = key(case)
-            if best_key is None or case_key < best_key:
-                best, best_key = case, case_key
-        return best
+        return self.first_in_order(detective)
 
     def start_work(self, detective: Detective, case: Case) -> None:
         """``detective`` starts a block of work on ``case`` now."""
@@ -226,12 +217,12 @@ class Work(Caseloads):
         case.stage += 1
         if self.stage_is_team[case.stage]:
             case.remaining_hours = case.efforts[case.stage]
-            case.parked = False
+            self.set_parked(case, False)
             case.idle_since = now
             if case.owner is not None:
                 self.notify(case.owner)
         else:
-            case.parked = True
+            self.set_parked(case, True)
             case.idle_since = None
             self.units[case.stage].submit(case)
 
@@ -250,12 +241,12 @@ class Work(Caseloads):
         case.closed_day = self.env.now
         case.stalled_since = None
         case.idle_since = None
-        case.parked = False
         owner = case.owner
         if owner is not None:
-            owner.caseload.remove(case)
+            self._leave_caseload(case, owner)
         else:
             self.unqueue(case)
+        case.parked = False
         self.open_cases -= 1
         if self.trace is not None:
             self.trace.append(("close", case.closed_day, case.case_id))

@@ -313,14 +313,33 @@ def _run_batch(
     trace: Sequence[int],
     pool: Executor | None,
     progress: Progress | None,
+    workers: int = 1,
+    on_scenario: Callable[[str, list[ReplicationRecords]], None] | None = None,
 ) -> dict[str, list[ReplicationRecords]]:
-    """Replications ``indices`` of every scenario, in ``pool`` if given, sorted by replication."""
+    """Replications ``indices`` of every scenario, in ``pool`` if given, sorted by replication.
+
+    ``on_scenario`` is called with each scenario's records as soon as they are all in (they are
+    then not returned).
+    """
     jobs = [(s.name, s, r, seed, r in trace) for s in scenarios for r in indices]
     out: dict[str, list[ReplicationRecords]] = {s.name: [] for s in scenarios}
-    for name, rec in pool.map(_replication, jobs) if pool is not None else map(_replication, jobs):
-        out[name].append(rec)
+    # Jobs go to the workers in chunks (one scenario pickled once per chunk, fewer round trips);
+    # a chunk is small enough that the two workers finish together.
+    chunk = max(1, min(8, len(jobs) // (8 * workers))) if pool is not None else 1
+    done = (
+        pool.map(_replication, jobs, chunksize=chunk)
+        if pool is not None
+        else map(_replication, jobs)
+    )
+    for name, rec in done:
+        got = out[name]
+        got.append(rec)
         if progress is not None:
             progress(1)
+        if on_scenario is not None and len(got) == len(indices):
+            # Results come in job order: this scenario is complete while the pool runs the next.
+            on_scenario(name, got)
+            out[name] = []  # handed over: not kept twice
     return out
 
 
@@ -363,6 +382,12 @@ def run_comparison(
     done = 0
     target = min(batch, max_replications) if precision is not None else batch
     statuses: list[PrecisionStatus] = []
+    results: dict[str, Result] = {}
+    by_name = {s.name: s for s in scenarios}
+
+    def collect_now(name: str, got: list[ReplicationRecords]) -> None:
+        results[name] = collect(got, by_name[name], root)
+
     # One pool for every scenario and batch: starting worker processes costs about a second each.
     pool = worker_pool(workers) if workers > 1 else None
     try:
@@ -373,11 +398,15 @@ def run_comparison(
                 if trace_replication is not None and trace_replication in indices
                 else []
             )
-            for name, got in _run_batch(scenarios, indices, root, trace, pool, progress).items():
+            if precision is None:  # one batch: collect each scenario while the next runs
+                _run_batch(scenarios, indices, root, trace, pool, progress, workers, collect_now)
+                done = target
+                break
+            for name, got in _run_batch(
+                scenarios, indices, root, trace, pool, progress, workers
+            ).items():
                 records[name] += got
             done = target
-            if precision is None:
-                break
             statuses = []
             for scenario in scenarios:
                 values = np.array(
@@ -393,7 +422,9 @@ def run_comparison(
         if pool is not None:
             pool.shutdown()
 
-    results = {s.name: collect(records[s.name], s, root) for s in scenarios}
+    if precision is not None:
+        results = {s.name: collect(records[s.name], s, root) for s in scenarios}
+    results = {s.name: results[s.name] for s in scenarios}
     table = comparison_table({n: r.replications for n, r in results.items()}, base.name)
     if precision is None:
         source = "--replications" if replications else f"the baseline's replications ({batch})"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sim.analysis.dates import add_dates
@@ -97,18 +98,29 @@ def run_records(
     return out
 
 
+def _joined(
+    tables: Sequence[dict[str, Any]], records: Sequence[ReplicationRecords]
+) -> pd.DataFrame:
+    """One frame of the replications' tables (columns of arrays or lists), replication first."""
+    if not tables:
+        return pd.DataFrame()
+    lengths = [len(next(iter(t.values()))) if t else 0 for t in tables]
+    columns: dict[str, Any] = {
+        "replication": np.repeat(
+            np.array([rec.replication for rec in records], dtype=np.int64), lengths
+        )
+    }
+    for name in tables[0]:
+        columns[name] = np.concatenate([np.asarray(t[name]) for t in tables])
+    return pd.DataFrame(columns)
+
+
 def collect(records: Sequence[ReplicationRecords], scenario: Scenario, seed: int) -> Result:
     """Turn replication records into the tables of a :class:`Result`."""
     metrics = pd.DataFrame([replication_metrics(rec, scenario) for rec in records])
     metrics["replication"] = metrics["replication"].astype("int64")
-    backlog = pd.concat(
-        [pd.DataFrame({"replication": rec.replication, **rec.backlog}) for rec in records],
-        ignore_index=True,
-    )
-    detectives = pd.concat(
-        [pd.DataFrame({"replication": rec.replication, **rec.detectives}) for rec in records],
-        ignore_index=True,
-    )
+    backlog = _joined([rec.backlog for rec in records], records)
+    detectives = _joined([rec.detectives for rec in records], records)
     start = scenario.start_date
     day_columns = ("arrival_day", "first_work_day", "closed_day", "enforcement_day")
     return Result(

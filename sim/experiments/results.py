@@ -190,8 +190,9 @@ def write_result(
             **dict(extra_manifest or {}),
         )
         if figures is not None:
-            data["figures"] = [p.name for p in figures(result, tmp)]
-        write_manifest(tmp, data)
+            written = [p.name for p in figures(result, tmp)]
+            data["figures"] = [n for n in written if n.endswith((".png", ".svg"))]
+        write_manifest(tmp, data)  # files: everything written, report.html and workbooks too
 
     return write_atomically(out_dir, fill)
 

@@ -34,6 +34,7 @@ from sim.scenario import (
     scenario_dump,
     validate_mapping,
 )
+from sim.scenario.keys import list_item_index
 
 __all__ = [
     "Design",
@@ -125,8 +126,8 @@ def _lookup(data: Any, key: str) -> Any:
     """The value at a dotted key of a dumped scenario, or None when absent."""
     node = data
     for part in key.split("."):
-        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
+        if isinstance(node, list) and (index := list_item_index(node, part)) is not None:
+            node = node[index]  # by index or by the item's name
         elif isinstance(node, dict) and part in node:
             node = node[part]
         else:

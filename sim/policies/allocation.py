@@ -7,6 +7,7 @@ detectives pull while they hold fewer cases than the cap.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Protocol
 
@@ -43,7 +44,7 @@ ALLOCATION: Registry[AllocationPolicy] = Registry("allocation")
 
 
 def least_loaded(
-    candidates: list[Detective], *, per_fte: bool = True, relief: bool = True
+    candidates: Sequence[Detective], *, per_fte: bool = True, relief: bool = True
 ) -> Detective | None:
     """The candidate with the fewest open cases per FTE; ties go to the first in scenario order.
 
@@ -69,7 +70,7 @@ class LeastLoadedFte:
     """Push each referral to the present detective with the lowest caseload per FTE."""
 
     def choose(self, case: Case, team: TeamView, rng: Generator) -> Detective | None:
-        return least_loaded(team.present())
+        return team.least_loaded()
 
     def pull_limit(self, detective: Detective) -> int:
         return 0
@@ -85,7 +86,7 @@ class LeastLoadedCases:
     """
 
     def choose(self, case: Case, team: TeamView, rng: Generator) -> Detective | None:
-        return least_loaded(team.present(), per_fte=False)
+        return team.least_loaded(per_fte=False)
 
     def pull_limit(self, detective: Detective) -> int:
         return 0

@@ -31,6 +31,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from sim.domain.entities import Detective
+from sim.domain.names import did_you_mean, percent_hint
 
 __all__ = ["Registry", "TeamView"]
 
@@ -50,8 +51,17 @@ class TeamView(Protocol):
         """Every detective, present or not, in scenario order."""
         ...
 
-    def present(self) -> list[Detective]:
+    def present(self) -> Sequence[Detective]:
         """The detectives at work now, in scenario order."""
+        ...
+
+    def least_loaded(self, *, per_fte: bool = True, relief: bool = True) -> Detective | None:
+        """The present detective :func:`sim.policies.allocation.least_loaded` would pick.
+
+        The one with the fewest open cases per FTE (per head without ``per_fte``), capacity
+        reduced by wellbeing relief unless ``relief`` is false; ties go to the first in scenario
+        order. The engine answers from an index rather than by scanning the team.
+        """
         ...
 
     def by_name(self, name: str) -> Detective | None:
@@ -95,7 +105,10 @@ class Registry(Generic[T]):
             return self._rules[name]
         except KeyError:
             known = ", ".join(self.names())
-            raise ValueError(f"unknown {self.kind} rule {name!r}; known rules: {known}") from None
+            hint = did_you_mean(name, self.names())
+            raise ValueError(
+                f"unknown {self.kind} rule {name!r};{hint} known rules: {known}"
+            ) from None
 
     def parameters(self, name: str) -> dict[str, Any]:
         """The parameters of rule ``name`` with their defaults (``...`` when required)."""
@@ -124,8 +137,9 @@ class Registry(Generic[T]):
         allowed = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(params) - allowed)
         if unknown:
+            hint = did_you_mean(unknown[0], allowed)
             raise ValueError(
-                f"unknown parameter {unknown[0]!r} for {self.kind} rule {name!r}; "
+                f"unknown parameter {unknown[0]!r} for {self.kind} rule {name!r};{hint} "
                 f"parameters: {', '.join(sorted(allowed)) or 'none'}"
             )
         try:
@@ -134,7 +148,9 @@ class Registry(Generic[T]):
             policy: T = TypeAdapter(cls).validate_python(params)
         except ValidationError as error:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or name}: {e['msg']}" for e in error.errors()
+                f"{'.'.join(str(p) for p in e['loc']) or name}: {e['msg']}"
+                + percent_hint(".".join(str(p) for p in e["loc"]), e.get("input"))
+                for e in error.errors()
             )
             raise ValueError(f"{self.kind} rule {name!r}: {problems}") from None
         return policy

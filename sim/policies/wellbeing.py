@@ -7,8 +7,8 @@ zero at a recovery rate that counselling raises:
     ds/dt = overload_rate · o + exposure_rate · e − recovery · s
 
 with ``o`` in [0, 1] (0 up to ``manageable_weeks`` of work in hand, 1 at twice that) and ``e`` the
-weekly viewing hours over 32 (the most reported, DOMAIN.md). Between updates ``o`` and ``e`` are
-held constant, so each update is the equation's exact solution over the step.
+weekly viewing hours over 32 (the most reported, docs/sources.md). Between updates ``o`` and
+``e`` are held constant, so each update is the equation's exact solution over the step.
 
 Strain lowers productivity linearly (``1 − productivity_loss · s``) and multiplies the hazard of
 short and long sickness (``1 + (max_sickness_multiplier − 1) · s``).
@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 EXPOSURE_REFERENCE_HOURS = 32.0
-"""Weekly viewing hours at which exposure counts as 1: the most reported (DOMAIN.md, L)."""
+"""Weekly viewing hours at which exposure counts as 1: the most reported (docs/sources.md, L)."""
 
 ROUTES: tuple[str, ...] = ("self_assessment", "psychological", "supervision", "mentoring")
 """Detection routes, in the order they are run when due at the same instant."""
@@ -107,8 +107,8 @@ class StrainModel:
             wellbeing is not a topic of supervision).
         mentoring_every_days: days between mentoring meetings (``None``: no mentoring scheme).
         update_every_days: days between strain updates.
-        exposure_hours_per_week: viewing hours a week of a 1.0-FTE detective (DOMAIN.md reports
-            up to 32; the typical figure is an assumption); scaled by FTE.
+        exposure_hours_per_week: viewing hours a week of a 1.0-FTE detective (docs/sources.md
+            reports up to 32; the typical figure is an assumption); scaled by FTE.
         manageable_weeks: weeks of work in hand a detective copes with (overload 0 up to this,
             1 at twice this).
         overload_rate_per_year: strain gained per year at full overload.

@@ -1,17 +1,20 @@
 """A comparison's figures and one self-contained ``report.html`` (figures embedded as PNG).
 
-The report is for planners: a plain-language headline per scenario, then the evidence (figures,
-tables of estimates and paired differences), what differs between the scenario files, and how to
-reproduce the numbers (seed, versions, scenario hashes, how the replications were chosen).
-It links to nothing outside itself.
+The report is for planners and is read decision first: its title and the period the numbers
+count, the ranked forest plot of each scenario's paired difference from the baseline, a
+plain-language headline per scenario (with the scenario's own description where it changes
+nothing clear), then the key figures in a table that fits the page. The evidence follows: the
+figures, every headline metric, each scenario's own figures folded away, what differs between the
+scenario files, and how to reproduce the numbers (seed, versions, hashes). The page frame is
+:mod:`sim.report.html`; it links to nothing outside itself.
+
+``polit-sim run`` writes the same report for one scenario (:func:`result_report`).
 """
 
 from __future__ import annotations
 
-import base64
-import html
-from collections.abc import Callable, Mapping
-from functools import partial
+from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,28 +22,64 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.warmup import warmup_check
-from sim.experiments.compare import HEADLINE_METRICS, Comparison
+from sim.domain.metrics import metric_label
+from sim.experiments.compare import (
+    HEADLINE_METRICS,
+    Comparison,
+    check_expectations,
+    comparison_table,
+)
 from sim.experiments.replications import Result
 from sim.experiments.results import package_versions
 from sim.report.figures import (
     backlog_figure,
     case_timeline_figure,
     detective_heatmap_figure,
-    draw_and_save,
     metrics_figure,
     neglect_survival_figure,
+    save_figure,
 )
+from sim.report.forest import FOREST_METRICS, forest_figure, rank_scenarios, verdict
+from sim.report.headlines import (
+    headline,
+    period_of,
+    scenario_title,
+    start_date_of,
+    why_no_change,
+)
+from sim.report.html import (
+    details,
+    escape,
+    fmt_difference,
+    fmt_range,
+    fmt_sig,
+    fmt_value,
+    image,
+    metric_name,
+    metric_unit_short,
+    page,
+    section,
+)
+from sim.report.html import table as table_html
 from sim.scenario import scenario_dump, scenario_hash
 
 __all__ = [
     "comparison_figures",
+    "headline",
     "render_report",
+    "result_comparison",
+    "result_report",
     "scenario_differences",
+    "scenario_title",
     "write_figures_and_report",
 ]
 
-HEADLINE = "any_neglect_over_365"
-"""The metric of the plain-language headline: the chance that some case goes a year untouched."""
+
+def _as_date(value: Any) -> date | None:
+    """A start date as a :class:`datetime.date` (the schema's, or ISO text), or None."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
 
 
 def _most_neglected(result: Result, replication: int) -> dict[str, Any] | None:
@@ -54,32 +93,35 @@ def _most_neglected(result: Result, replication: int) -> dict[str, Any] | None:
 
 
 def comparison_figures(
-    comparison: Comparison, folder: Path, skipped: list[str] | None = None
+    comparison: Comparison, folder: Path, *, svg: bool = False
 ) -> dict[str, Path]:
-    """Draw every figure of a comparison into ``folder`` (PNG and SVG); returns PNGs by stem.
+    """Draw every figure of a comparison into ``folder`` (PNG, and SVG with ``svg``).
 
-    A figure that cannot be drawn is left out and noted in ``skipped`` (``"stem: reason"``).
+    Returns the PNGs by stem.
     """
     results = comparison.results
     base = results[comparison.baseline].scenario
     written: dict[str, Path] = {}
-    failures: list[str] = [] if skipped is None else skipped
 
-    def save(draw: Callable[[], Any], stem: str) -> None:
-        paths = draw_and_save(draw, folder, stem, failures)
-        if paths:
-            written[stem] = paths[0]
+    def save(fig: Any, stem: str) -> None:
+        written[stem] = save_figure(fig, folder, stem, svg=svg)[0]
 
+    titles = {n: scenario_title(r.scenario) for n, r in results.items()}
+    save(forest_figure(comparison.table, comparison.baseline, titles=titles), "forest")
     save(
-        lambda: neglect_survival_figure({n: r.cases for n, r in results.items()}),
+        neglect_survival_figure({titles[n]: r.cases for n, r in results.items()}),
         "neglect_survival",
     )
-    backlogs = {n: r.backlog for n, r in results.items()}
     save(
-        lambda: backlog_figure(backlogs, base.warmup_days, start_date=base.start_date),
+        backlog_figure(
+            {titles[n]: r.backlog for n, r in results.items()},
+            base.warmup_days,
+            start_date=_as_date(start_date_of(base)),
+        ),
         "backlog",
     )
-    save(lambda: metrics_figure(comparison.table, HEADLINE_METRICS), "headline_metrics")
+    if len(results) > 1:
+        save(metrics_figure(comparison.table, HEADLINE_METRICS, titles=titles), "headline_metrics")
     rep = comparison.trace_replication
     for name, result in results.items():
         if rep is None or rep not in result.traces:
@@ -90,13 +132,13 @@ def comparison_figures(
         names = [str(n) for n in team["detective"]]
         hours = (team["fte"].to_numpy(dtype=float) * scenario.team.hours_per_week / 7).tolist()
         save(
-            partial(
-                detective_heatmap_figure,
+            detective_heatmap_figure(
                 trace,
                 names,
                 hours,
                 scenario.horizon_days,
-                title=f"{name}: utilisation, caseload and leave per detective (replication {rep})",
+                title=f"{titles[name]}: utilisation, caseload and leave per detective "
+                f"(replication {rep})",
                 start_date=scenario.start_date,
             ),
             f"detectives_{name}",
@@ -107,14 +149,14 @@ def comparison_figures(
             flags = [e[1] for e in trace if e[0] == "flag" and e[2] == int(case["case_id"])]
             flagged = min(flags) if flags else np.nan
             save(
-                partial(
-                    case_timeline_figure,
+                case_timeline_figure(
                     trace,
                     names,
                     int(case["case_id"]),
                     scenario.horizon_days,
                     title=(
-                        f"{name}, replication {rep}: the most-neglected case {int(case['case_id'])}"
+                        f"{titles[name]}, replication {rep}: the most-neglected case "
+                        f"{int(case['case_id'])}"
                         f" ({case['longest_neglect_days']:.0f} days without progress)"
                     ),
                     flagged_day=float(flagged) if pd.notna(flagged) else None,
@@ -144,105 +186,152 @@ def scenario_differences(
 ) -> list[tuple[str, Any, Any]]:
     """(dotted key, baseline value, other value) for every resolved field that differs.
 
-    ``name`` and ``description`` are left out: they always differ.
+    ``name``, ``title`` and ``description`` are left out: they label, they do not model.
     """
     a, b = _flatten(base), _flatten(other)
     keys = sorted(set(a) | set(b))
-    skip = {"name", "description"}
+    skip = {"name", "title", "description"}
     return [
         (k, a.get(k, "—"), b.get(k, "—")) for k in keys if k not in skip and a.get(k) != b.get(k)
     ]
 
 
-def _pct(value: Any) -> str:
-    x = float(value)
-    return "n/a" if not np.isfinite(x) else f"{100 * x:.1f}%"
+def _f(value: Any) -> float:
+    return float(value)
 
 
-def _num(value: Any) -> str:
-    x = float(value)
-    return "n/a" if not np.isfinite(x) else f"{x:.4g}"
+def _ci(metric: str, low: Any, high: Any, difference: bool = False) -> str:
+    return fmt_range(metric, low, high, difference)
 
 
-def headline(comparison: Comparison, name: str) -> str:
-    """The plain-language sentence for one scenario (text, not yet escaped)."""
-    table = comparison.table[comparison.table["metric"] == HEADLINE].set_index("scenario")
-    if name not in table.index:
-        return f"{name}: the headline metric {HEADLINE} was not computed."
-    row = table.loc[name]
-    what = "the chance that some case goes a year (365 days) without progress"
-    if name == comparison.baseline:
-        return (
-            f"{name} (baseline): {what} is {_pct(row['mean'])} "
-            f"(95% CI {_pct(row['ci_low'])} to {_pct(row['ci_high'])})."
-        )
-    base = table.loc[comparison.baseline]
-    diff, low, high = row["difference"], row["diff_ci_low"], row["diff_ci_high"]
-    if diff == 0 and low == 0 and high == 0:
-        return (
-            f"{name} leaves {what} at {_pct(row['mean'])}, as in {comparison.baseline}: "
-            "no replication differs (under common random numbers the change does not touch it)."
-        )
-    if bool(row["significant"]):
-        verb = "cuts" if diff < 0 else "raises"
-        tail = "a clear difference: its 95% CI excludes zero"
-    else:
-        verb = "changes"
-        tail = "not distinguishable from no change at this number of replications"
-    return (
-        f"{name} {verb} {what} from {_pct(base['mean'])} to {_pct(row['mean'])} "
-        f"(difference {100 * diff:+.1f} points, 95% CI {100 * low:+.1f} to {100 * high:+.1f}; "
-        f"{tail})."
-    )
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _estimates_table(comparison: Comparison) -> str:
+def _key_table(comparison: Comparison, order: list[str]) -> str:
+    """Rows: scenarios; columns: each forest metric's estimate and difference (short cells)."""
     table = comparison.table
-    names = list(comparison.results)
+    single = len(comparison.results) == 1
+    metrics = [m for m in FOREST_METRICS if m in set(table["metric"])]
+    header = ["Scenario"]
+    for metric in metrics:
+        label = metric_label(metric, with_unit=False)
+        header.append(f"{label[:1].upper()}{label[1:]} ({metric_unit_short(metric)}, 95% CI)")
+        if not single:
+            header.append(f"difference ({metric_unit_short(metric, True)}, 95% CI)")
+    rows = []
+    for name in order:
+        cells: list[Any] = [scenario_title(comparison.results[name].scenario)]
+        for metric in metrics:
+            r = table[(table["metric"] == metric) & (table["scenario"] == name)].iloc[0]
+            cells.append(
+                f"{fmt_value(metric, r['mean'])} ({_ci(metric, r['ci_low'], r['ci_high'])})"
+            )
+            if single:
+                continue
+            if name == comparison.baseline:
+                cells.append("baseline")
+            else:
+                low, high = _f(r["diff_ci_low"]), _f(r["diff_ci_high"])
+                a = fmt_difference(metric, r["difference"], unit=False)
+                b = fmt_difference(metric, low, unit=False)
+                c = fmt_difference(metric, high, unit=False)
+                cells.append(f"{a} ({b} to {c}) {verdict(metric, low, high)}")
+        rows.append(cells)
+    return table_html(header, rows)
+
+
+def _all_metrics_table(comparison: Comparison, order: list[str]) -> str:
+    """Long format: per headline metric and scenario, estimate and difference."""
+    table = comparison.table
+    single = len(comparison.results) == 1
     rows = []
     for metric in HEADLINE_METRICS:
         part = table[table["metric"] == metric].set_index("scenario")
         if part.empty:
             continue
-        cells: list[Any] = [metric]
-        for name in names:
+        for name in order:
             r = part.loc[name]
-            cell = f"{_num(r['mean'])} [{_num(r['ci_low'])}, {_num(r['ci_high'])}]"
-            if name != comparison.baseline:
-                mark = " *" if bool(r["significant"]) else ""
-                cell += (
-                    f"; Δ {_num(r['difference'])} [{_num(r['diff_ci_low'])}, "
-                    f"{_num(r['diff_ci_high'])}]{mark}"
-                )
-            cells.append(cell)
-        rows.append(cells)
-    return _table(["metric", *names], rows)
+            base = name == comparison.baseline
+            cells = [
+                metric_name(metric),
+                scenario_title(comparison.results[name].scenario),
+                fmt_value(metric, r["mean"]),
+                _ci(metric, r["ci_low"], r["ci_high"]),
+            ]
+            if not single:
+                cells += [
+                    "" if base else fmt_difference(metric, r["difference"]),
+                    "" if base else _ci(metric, r["diff_ci_low"], r["diff_ci_high"], True),
+                    "baseline"
+                    if base
+                    else verdict(metric, _f(r["diff_ci_low"]), _f(r["diff_ci_high"])),
+                ]
+            rows.append(cells)
+    header = ["Metric (unit)", "Scenario", "Estimate", "95% CI"]
+    if not single:
+        header += ["Difference from baseline", "95% CI of the difference", "Verdict"]
+    return table_html(header, rows, numeric=(2, 4))
 
 
-def _image(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
+CAPTIONS = {
+    "forest": "Each scenario's difference from the baseline on the headline metrics, measured "
+    "replication by replication under common random numbers: dot = mean paired difference, line "
+    "= 95% confidence interval. Best first, by the first panel.",
+    "neglect_survival": "Share of cases going longer than x days without progress while waiting "
+    "on the team (Kaplan–Meier; cases still open at the horizon are censored). Dotted lines mark "
+    "90, 180, 365 and 730 days.",
+    "backlog": "Open cases over time: mean across replications with its 95% CI band.",
+    "headline_metrics": "Headline metrics per scenario (mean and 95% CI, absolute values).",
+}
+
+
+def _caption(stem: str, comparison: Comparison) -> str:
+    if stem == "forest" and len(comparison.results) == 1:
+        return (
+            "The headline metrics: dot = mean over the replications, line = its 95% confidence "
+            "interval."
+        )
+    if stem in CAPTIONS:
+        return CAPTIONS[stem]
+    kind, _, name = stem.partition("_")
+    title = (
+        scenario_title(comparison.results[name].scenario) if name in comparison.results else name
+    )
+    rep = comparison.trace_replication
+    if kind == "detectives":
+        return (
+            f"{title}: per-detective utilisation, caseload and leave in each 28-day period "
+            f"(replication {rep}). White cells: the detective was on leave the whole period, "
+            "so utilisation is undefined."
+        )
     return (
-        f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-        f"<figcaption>{html.escape(alt)}</figcaption></figure>"
+        f"{title}: timeline of the most-neglected case of replication {rep}, a lane per detective."
     )
 
 
-CSS = """
-body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0;font-size:0.85em}
-td,th{border:1px solid #ccc;padding:0.25em 0.5em;text-align:left;vertical-align:top}
-th{background:#f2f2f2} img{max-width:100%} figure{margin:1.5em 0}
-.headline{font-size:1.05em;margin:0.4em 0} code{background:#f6f6f6}
-.warning{background:#fff4e0;border-left:4px solid #E69F00;padding:0.4em 0.6em}
-"""
+def _thresholds(comparison: Comparison) -> list[str]:
+    if not comparison.checks:
+        return []
+    broken = [c for c in comparison.checks if c.status != "met"]
+    rows = [
+        [
+            scenario_title(comparison.results[c.scenario].scenario)
+            if c.scenario in comparison.results
+            else c.scenario,
+            metric_name(c.metric),
+            f"{c.bound} {fmt_value(c.metric, c.threshold)}",
+            fmt_value(c.metric, c.mean),
+            _ci(c.metric, c.ci_low, c.ci_high),
+            c.status,
+        ]
+        for c in comparison.checks
+    ]
+    return [
+        section(
+            "Thresholds (expect:)",
+            table_html(["Scenario", "Metric", "Bound", "Estimate", "95% CI", "Status"], rows),
+            f"<p class='note'>{len([c for c in broken if c.broken])} broken, "
+            f"{len([c for c in broken if not c.broken])} inconclusive. A threshold is broken "
+            "when the whole 95% CI lies beyond it.</p>",
+        )
+    ]
 
 
 def warmup_warnings(comparison: Comparison) -> list[str]:
@@ -256,111 +345,104 @@ def warmup_warnings(comparison: Comparison) -> list[str]:
 
 
 def render_report(comparison: Comparison, figures: Mapping[str, Path]) -> str:
-    """The report as one HTML string, figures embedded."""
+    """The report as one HTML string, figures embedded: the decision first, evidence after."""
     results = comparison.results
+    single = len(results) == 1
     base = results[comparison.baseline].scenario
-    e = html.escape
+    base_title = scenario_title(base)
+    order = [comparison.baseline]
+    if not single:
+        order += rank_scenarios(comparison.table, comparison.baseline, FOREST_METRICS[0])
+    title = (
+        f"{base_title}: how long cases go without progress"
+        if single
+        else f"What changes the risk of neglected cases: {len(results) - 1} alternatives to "
+        f"{base_title}"
+    )
+    n = comparison.replications
+    # Dates appear once the scenario schema has start_date: (period_text takes it); until then
+    # the period is in days of the simulation.
     parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>polit-sim comparison: {e(', '.join(results))}</title><style>{CSS}</style></head>",
-        "<body><h1>Scenario comparison</h1>",
-        f"<p>Baseline: <b>{e(comparison.baseline)}</b>. {comparison.replications} replications "
-        f"per scenario, all with root seed {comparison.seed} (common random numbers: replication "
-        "r of every scenario draws the same referrals, efforts and leave where the scenarios "
-        "agree, so differences are paired replication by replication).</p>",
-        "<h2>Headlines</h2>",
+        f"<h1>{escape(title)}</h1>",
+        f"<p class='period'>Counted over {escape(period_of(comparison))}; {n} replications"
+        f"{'' if single else ' per scenario, paired under common random numbers'}.</p>",
     ]
-    parts += [f"<p class='headline'>{e(headline(comparison, n))}</p>" for n in results]
+    if "forest" in figures:
+        parts.append(image(figures["forest"], _caption("forest", comparison), element_id="forest"))
+    parts.append("<div class='decision' id='decision'>")
+    for name in order:
+        parts.append(f"<p class='headline'>{escape(headline(comparison, name))}</p>")
+        parts.append(why_no_change(comparison, name))
+    parts.append("</div>")
+    parts += _thresholds(comparison)
     warmups = warmup_warnings(comparison)
     if warmups:
-        parts.append("<h2>Warm-up</h2>")
-        parts += [f"<p class='warning'>{e(line.removeprefix('warning: '))}</p>" for line in warmups]
-    broken = [c for c in comparison.checks if c.status != "met"]
-    if comparison.checks:
-        parts.append("<h2>Thresholds (expect:)</h2>")
-        parts.append(
-            _table(
-                ["scenario", "metric", "bound", "threshold", "estimate", "95% CI", "status"],
-                [
-                    [
-                        c.scenario,
-                        c.metric,
-                        c.bound,
-                        f"{c.threshold:g}",
-                        _num(c.mean),
-                        f"[{_num(c.ci_low)}, {_num(c.ci_high)}]",
-                        c.status,
-                    ]
-                    for c in comparison.checks
-                ],
-            )
-        )
-        parts.append(
-            f"<p>{len([c for c in broken if c.broken])} broken, "
-            f"{len([c for c in broken if not c.broken])} inconclusive. A threshold is broken "
-            "when the whole 95% CI lies beyond it.</p>"
-        )
-    parts.append("<h2>Estimates and paired differences</h2>")
+        notes = [f"<p class='note'>{escape(w.removeprefix('warning: '))}</p>" for w in warmups]
+        parts.append(section("Warm-up", *notes))
     parts.append(
-        "<p>Each cell: mean [95% CI]; for scenarios other than the baseline also Δ, the mean "
-        "paired difference from the baseline [95% CI], starred where the CI excludes zero. "
-        "Indicators (any_*) use the Wilson interval. All metrics are in comparison.csv.</p>"
-    )
-    parts.append(_estimates_table(comparison))
-    captions = {
-        "neglect_survival": "Share of cases going longer than x days without progress "
-        "(Kaplan–Meier, open cases censored).",
-        "backlog": "Open cases over time, mean and 95% CI band.",
-        "headline_metrics": "Headline metrics per scenario with 95% CIs.",
-    }
-    parts.append("<h2>Figures</h2>")
-    for stem, path in figures.items():
-        caption = captions.get(stem)
-        if caption is None:
-            kind, _, name = stem.partition("_")
-            caption = (
-                f"{name}: per-detective utilisation, caseload and leave over time "
-                f"(replication {comparison.trace_replication})."
-                if kind == "detectives"
-                else f"{name}: timeline of the most-neglected case of replication "
-                f"{comparison.trace_replication}, a lane per detective."
-            )
-        parts.append(_image(path, caption))
-    parts.append("<h2>What differs between the scenario files</h2>")
-    base_dump = scenario_dump(base)
-    for name, result in results.items():
-        if name == comparison.baseline:
-            continue
-        diffs = scenario_differences(base_dump, scenario_dump(result.scenario))
-        parts.append(f"<h3>{e(name)} against {e(comparison.baseline)}</h3>")
-        parts.append(
-            _table(["field", comparison.baseline, name], [[k, a, b] for k, a, b in diffs])
-            if diffs
-            else "<p>No difference in the resolved scenarios.</p>"
+        section(
+            "Key figures",
+            _key_table(comparison, order),
+            "<p class='note'>Shares and chances in per cent, differences in percentage points; "
+            f"2–3 significant figures (full precision in "
+            f"{'summary.csv' if single else 'comparison.csv'}).</p>",
         )
-    parts.append("<h2>How many replications</h2>")
-    parts.append(f"<p>{e(comparison.how_many)}</p>")
+    )
+    parts.append(details("Every headline metric", _all_metrics_table(comparison, order)))
+    shared = [s for s in ("neglect_survival", "backlog", "headline_metrics") if s in figures]
+    parts.append(section("Figures", *(image(figures[s], _caption(s, comparison)) for s in shared)))
+    for name in results:
+        own = [s for s in figures if s.endswith(f"_{name}") and s not in shared]
+        if own:
+            parts.append(
+                details(
+                    f"{scenario_title(results[name].scenario)}: detectives and the most-neglected "
+                    "case",
+                    *(image(figures[s], _caption(s, comparison)) for s in own),
+                )
+            )
+    if not single:
+        base_dump = scenario_dump(base)
+        diffs_parts = []
+        for name in order[1:]:
+            diffs = scenario_differences(base_dump, scenario_dump(results[name].scenario))
+            diffs_parts.append(f"<h3>{escape(scenario_title(results[name].scenario))}</h3>")
+            diffs_parts.append(
+                table_html(["Field", base_title, "This scenario"], diffs)
+                if diffs
+                else "<p>No difference in the resolved scenarios.</p>"
+            )
+        parts.append(details("What differs between the scenario files", *diffs_parts))
+    parts.append(details("How the numbers were made", *_method(comparison)))
+    return page(f"polit-sim: {title}", parts)
+
+
+def _method(comparison: Comparison) -> list[str]:
+    results = comparison.results
+    out = [
+        f"<p>Baseline: <b>{escape(comparison.baseline)}</b>. {comparison.replications} "
+        f"replications per scenario, all with root seed {comparison.seed} (common random "
+        "numbers: replication r of every scenario draws the same referrals, efforts and leave "
+        "where the scenarios agree, so differences are paired replication by replication). "
+        "Indicators (the chance that some case ...) use the Wilson interval.</p>",
+        "<h3>How many replications</h3>",
+        f"<p>{escape(comparison.how_many)}</p>",
+    ]
     if comparison.precision:
-        parts.append(
-            _table(
+        out.append(
+            table_html(
                 [
-                    "scenario",
-                    "metric",
-                    "replications",
-                    "mean",
-                    "CI half-width",
-                    "target",
-                    "rule",
-                    "reached",
+                    *("Scenario", "Metric", "Replications", "Mean"),
+                    *("CI half-width", "Target", "Rule", "Reached"),
                 ],
                 [
                     [
                         p.scenario,
-                        p.metric,
+                        metric_name(p.metric),
                         p.n,
-                        _num(p.mean),
-                        _num(p.half_width),
-                        _num(p.target),
+                        fmt_value(p.metric, p.mean),
+                        fmt_value(p.metric, p.half_width),
+                        fmt_sig(p.target),
                         p.rule,
                         "yes" if p.reached else "no",
                     ]
@@ -368,32 +450,50 @@ def render_report(comparison: Comparison, figures: Mapping[str, Path]) -> str:
                 ],
             )
         )
-    parts.append("<h2>Manifest</h2>")
-    parts.append(
-        _table(
-            ["scenario", "scenario hash", "seed", "replications"],
+    out.append("<h3>Manifest</h3>")
+    out.append(
+        table_html(
+            ["Scenario", "Scenario hash", "Seed", "Replications"],
             [
                 [n, scenario_hash(r.scenario), comparison.seed, len(r.replications)]
                 for n, r in results.items()
             ],
         )
     )
-    parts.append(_table(["package", "version"], [[k, v] for k, v in package_versions().items()]))
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    out.append(table_html(["Package", "Version"], list(package_versions().items())))
+    return out
 
 
-def write_figures_and_report(comparison: Comparison, folder: Path) -> dict[str, Any]:
-    """Write the figures and ``report.html`` into ``folder``; returns manifest entries."""
-    skipped: list[str] = []
-    figures = comparison_figures(comparison, folder, skipped)
+def write_figures_and_report(
+    comparison: Comparison, folder: Path, *, svg: bool = False
+) -> dict[str, Any]:
+    """Write the figures (SVG too with ``svg``) and ``report.html``; returns manifest entries."""
+    figures = comparison_figures(comparison, folder, svg=svg)
     (folder / "report.html").write_text(render_report(comparison, figures), encoding="utf-8")
-    files = sorted(
-        p.name for stem in figures for p in (folder / f"{stem}.png", folder / f"{stem}.svg")
+    formats = ("png", "svg") if svg else ("png",)
+    files = sorted(f"{stem}.{ext}" for stem in figures for ext in formats)
+    return {"figures": files, "report": "report.html"}
+
+
+def result_comparison(result: Result) -> Comparison:
+    """One scenario's result seen as a comparison with itself as the baseline (for its report)."""
+    name = result.scenario.name
+    n = len(result.replications)
+    return Comparison(
+        results={name: result},
+        baseline=name,
+        seed=result.seed,
+        table=comparison_table({name: result.replications}, name),
+        how_many=f"{n} replications, as the scenario file or --replications asked.",
+        checks=check_expectations(result.scenario, result.summary),
+        trace_replication=min(result.traces) if result.traces else None,
     )
-    return {
-        "figures": files,
-        "report": "report.html",
-        "figures_skipped": skipped,
-        "warmup_warnings": warmup_warnings(comparison),
-    }
+
+
+def result_report(result: Result, folder: Path) -> list[Path]:
+    """Write one scenario's figures (PNG, SVG) and ``report.html`` into ``folder``."""
+    comparison = result_comparison(result)
+    figures = comparison_figures(comparison, folder)
+    (folder / "report.html").write_text(render_report(comparison, figures), encoding="utf-8")
+    paths = [folder / f"{stem}.{ext}" for stem in figures for ext in ("png", "svg")]
+    return [*paths, folder / "report.html"]

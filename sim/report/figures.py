@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 from scipy import stats
 
 __all__ = [
@@ -24,7 +25,6 @@ __all__ = [
     "case_timeline_figure",
     "day_axis",
     "detective_heatmap_figure",
-    "draw_and_save",
     "label_days_as_dates",
     "metrics_figure",
     "neglect_survival_figure",
@@ -40,17 +40,22 @@ def _linestyle(i: int) -> str:
     return ("-", "--", ":", "-.")[(i // len(PALETTE)) % 4]
 
 
-def save_figure(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
-    """Save ``fig`` as PNG and SVG; returns the paths written.
+def save_figure(fig: Figure, out_dir: Path, stem: str, *, svg: bool = True) -> list[Path]:
+    """Save ``fig`` as PNG, and as SVG too with ``svg``; returns the paths written.
 
-    Both files are identical for identical figures: the SVG's element ids are salted with the
-    stem instead of a random salt, and neither file carries a date.
+    Figures are laid out when drawn (constrained layout), so each format is drawn once: no
+    ``bbox_inches="tight"``, which draws a figure twice to measure it.
     """
-    paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.svg"]
+    paths = [out_dir / f"{stem}.png"]
+    if svg:
+        paths.append(out_dir / f"{stem}.svg")
     try:
-        fig.savefig(paths[0], dpi=120, bbox_inches="tight", metadata={"Software": None})
-        with plt.rc_context({"svg.hashsalt": f"polit-sim-{stem}"}):
-            fig.savefig(paths[1], bbox_inches="tight", metadata={"Date": None})
+        # No date or software stamp, and SVG ids salted with the stem instead of at random:
+        # the same figure gives the same bytes.
+        fig.savefig(paths[0], dpi=120, metadata={"Software": None})
+        if svg:
+            with plt.rc_context({"svg.hashsalt": f"polit-sim-{stem}"}):
+                fig.savefig(paths[1], metadata={"Date": None})
     except BaseException:
         for path in paths:
             path.unlink(missing_ok=True)
@@ -58,24 +63,6 @@ def save_figure(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
     finally:
         plt.close(fig)
     return paths
-
-
-def draw_and_save(
-    draw: Callable[[], Figure], out_dir: Path, stem: str, skipped: list[str]
-) -> list[Path]:
-    """Draw a figure and save it; a figure that cannot be drawn is skipped, never the run.
-
-    A figure fails on data it was not made for (e.g. nothing to put on a log scale after a
-    run with almost no cases); the data files are what matters, so the failure is noted in
-    ``skipped`` as ``"stem: reason"`` and no file of that figure is left behind.
-    """
-    try:
-        return save_figure(draw(), out_dir, stem)
-    except Exception as error:  # any failure of drawing: the run's data must still be written
-        plt.close("all")
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        skipped.append(f"{stem}: {reason}")
-        return []
 
 
 def day_axis(start_date: datetime.date | None, days: Any) -> Any:
@@ -114,7 +101,7 @@ def backlog_figure(
 
     With ``start_date`` the time axis shows calendar dates.
     """
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
     for i, (name, frame) in enumerate(backlogs.items()):
         table = frame.pivot(index="day", columns="replication", values="open_cases")
         mean = table.mean(axis=1).to_numpy()
@@ -127,15 +114,29 @@ def backlog_figure(
             half = half.to_numpy()
             ax.fill_between(x, mean - half, mean + half, color=colour, alpha=0.25)
     if warmup_days > 0:
-        ax.axvspan(*day_axis(start_date, [0.0, warmup_days]), color="0.9", label="warm-up")
+        ax.axvspan(
+            *day_axis(start_date, [0.0, warmup_days]), color="0.9", label="warm-up (not counted)"
+        )
     if start_date is not None:
         fig.autofmt_xdate()
-    ax.set_xlabel("day" if start_date is None else "date")
+    ax.set_xlabel("day of the simulation" if start_date is None else "date")
     ax.set_ylabel("open cases")
     ax.set_title(f"Backlog over time (mean, {confidence:.0%} CI band)")
-    ax.legend(loc="upper left")
+    # Dates are written slanted, and take more room below the axis than days.
+    _legend_below(ax, len(backlogs) + (warmup_days > 0), -0.16 if start_date is None else -0.3)
     ax.grid(alpha=0.3)
     return fig
+
+
+def _legend_below(ax: Any, entries: int, offset: float = -0.16) -> None:
+    """The legend under the axes (``offset`` in axes heights), outside the data."""
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, offset),
+        ncol=max(1, min(3, entries)),
+        fontsize=8,
+        frameon=False,
+    )
 
 
 def neglect_survival_figure(
@@ -146,7 +147,7 @@ def neglect_survival_figure(
     A case still open at the horizon is right-censored at its neglect so far: it might yet go
     longer without progress.
     """
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
     for i, (name, frame) in enumerate(cases.items()):
         neglect = frame["longest_neglect_days"].to_numpy(dtype=float)
         censored = frame["censored"].to_numpy(dtype=bool)
@@ -157,6 +158,8 @@ def neglect_survival_figure(
         grid = np.linspace(0.0, max(float(neglect.max()), max(thresholds)) * 1.05, 400)
         survival = sf.evaluate(grid)
         survival = np.where(survival > 0, survival, np.nan)  # log axis: leave zeros undrawn
+        # Nothing is known past the longest neglect observed: the curve stops there.
+        survival = np.where(grid <= float(neglect.max()), survival, np.nan)
         ax.step(
             grid,
             survival,
@@ -166,12 +169,27 @@ def neglect_survival_figure(
             linestyle=_linestyle(i),
         )
     for t in thresholds:
-        ax.axvline(t, color="0.6", linestyle=":", linewidth=1)
+        ax.axvline(t, color="0.45", linestyle=":", linewidth=1)
+        ax.annotate(
+            f"{t:g} days",
+            xy=(t, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(2, -10),
+            textcoords="offset points",
+            fontsize=8,
+            color="0.3",
+            rotation=90,
+            va="top",
+        )
     ax.set_yscale("log")
+    # Shares as per cent (log ticks would read "6×10⁻¹"); minor ticks labelled only on short axes.
+    percent = FuncFormatter(lambda y, _pos: f"{100 * y:.3g}%")
+    ax.yaxis.set_major_formatter(percent)
+    ax.yaxis.set_minor_formatter(percent if ax.get_ylim()[0] > 0.05 else NullFormatter())
     ax.set_xlabel("longest time without progress while waiting on the team (days)")
     ax.set_ylabel("share of cases exceeding (log scale)")
     ax.set_title("How long cases go unprogressed (Kaplan–Meier, open cases censored)")
-    ax.legend()
+    _legend_below(ax, len(cases))
     ax.grid(alpha=0.3, which="both")
     return fig
 
@@ -186,12 +204,18 @@ def _label(metric: str) -> str:
         return metric
 
 
-def metrics_figure(table: pd.DataFrame, metrics: Sequence[str], columns: int = 3) -> Figure:
+def metrics_figure(
+    table: pd.DataFrame,
+    metrics: Sequence[str],
+    columns: int = 3,
+    titles: dict[str, str] | None = None,
+) -> Figure:
     """Headline metrics side by side: per scenario the mean with its 95% CI as an error bar.
 
     Args:
         table: rows of (metric, scenario, mean, ci_low, ci_high), e.g. ``comparison.csv``.
         metrics: the metrics to draw, one panel each.
+        titles: a human title per scenario name, for the row labels.
     """
     metrics = [m for m in metrics if m in set(table["metric"])]
     scenarios = list(dict.fromkeys(table["scenario"]))
@@ -201,6 +225,7 @@ def metrics_figure(table: pd.DataFrame, metrics: Sequence[str], columns: int = 3
         columns,
         figsize=(4.2 * columns, 0.35 * len(scenarios) * rows + 1.6 * rows),
         squeeze=False,
+        layout="constrained",
     )
     y = np.arange(len(scenarios))
     for ax, metric in zip(axes.flat, metrics, strict=False):
@@ -212,15 +237,14 @@ def metrics_figure(table: pd.DataFrame, metrics: Sequence[str], columns: int = 3
         # palette cycled over ten scenarios would repeat colours and hide black error bars.
         colours = ["0.65"] + [PALETTE[0]] * (len(scenarios) - 1)
         ax.barh(y, mean, xerr=err, color=colours, alpha=0.85, capsize=3, ecolor="0.1")
-        ax.set_yticks(y, scenarios if ax in axes[:, 0] else [""] * len(scenarios))
+        shown = [textwrap.fill((titles or {}).get(s, s), 30) for s in scenarios]
+        ax.set_yticks(y, shown if ax in axes[:, 0] else [""] * len(scenarios))
         ax.invert_yaxis()
-        ax.set_title(metric, fontsize=10)
-        ax.set_xlabel(textwrap.fill(_label(metric), 45), fontsize=8)
+        ax.set_title(textwrap.fill(_label(metric), 40), fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     for ax in list(axes.flat)[len(metrics) :]:
         ax.set_visible(False)
     fig.suptitle("Headline metrics per scenario (mean, 95% CI)")
-    fig.tight_layout()
     return fig
 
 
@@ -295,9 +319,17 @@ def detective_heatmap_figure(
             leave[index[name]] += overlap
     capacity = np.asarray(hours_per_day, dtype=float)[:, None] * (bin_days - leave)
     utilisation = np.divide(worked, capacity, out=np.full_like(worked, np.nan), where=capacity > 1)
-    fig, axes = plt.subplots(3, 1, figsize=(10, 1.2 + 0.45 * len(detectives) * 3), sharex=True)
+    fig, axes = plt.subplots(
+        3, 1, figsize=(10, 1.2 + 0.45 * len(detectives) * 3), sharex=True, layout="constrained"
+    )
     panels = [
-        (utilisation, "utilisation of hours present (fraction)", "viridis", 0.0, 1.0),
+        (
+            utilisation,
+            "utilisation of hours present (fraction; white: absent the whole period)",
+            "viridis",
+            0.0,
+            1.0,
+        ),
         (caseload, "cases held (count)", "cividis", 0.0, None),
         (leave, f"days on leave per {bin_days:g}-day period", "magma_r", 0.0, bin_days),
     ]
@@ -313,11 +345,11 @@ def detective_heatmap_figure(
             interpolation="nearest",
         )
         ax.set_yticks(range(len(detectives)), list(detectives))
-        fig.colorbar(image, ax=ax, label=label, pad=0.01)
+        bar = label.split(";")[0] + (")" if ";" in label else "")
+        fig.colorbar(image, ax=ax, label=textwrap.fill(bar, 22), pad=0.01)
         ax.set_title(label, fontsize=10)
     label_days_as_dates(axes[-1], start_date)
     fig.suptitle(title or "Per-detective utilisation, caseload and leave over time")
-    fig.tight_layout()
     return fig
 
 
@@ -338,7 +370,7 @@ def case_timeline_figure(
     flagged the case (``flagged_day``).
     """
     lanes = {name: i for i, name in enumerate(detectives)}
-    fig, ax = plt.subplots(figsize=(11, 1.5 + 0.5 * len(detectives)))
+    fig, ax = plt.subplots(figsize=(11, 1.5 + 0.5 * len(detectives)), layout="constrained")
     other: dict[str, list[tuple[float, float]]] = {}
     mine: dict[str, list[tuple[float, float]]] = {}
     holds: list[tuple[float, str | None]] = []
@@ -402,5 +434,4 @@ def case_timeline_figure(
     ax.set_xlim(0, horizon_days)
     label_days_as_dates(ax, start_date)
     ax.set_title(title or f"Timeline of case {case_id}")
-    fig.tight_layout()
     return fig

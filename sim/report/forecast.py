@@ -37,7 +37,7 @@ EARLY_WARNING_ROWS = 60
 
 def backlog_forecast_figure(forecast: Forecast) -> Figure:
     """Open cases by date: the mean per scenario, the 5–95% and 25–75% bands across replications."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
     for i, sf in enumerate(forecast.scenarios):
         table = sf.backlog
         colour = PALETTE[i % len(PALETTE)]

@@ -6,7 +6,10 @@ given twice in one mapping is an error) and validated by the frozen models of
 
 ``extends: parent.yaml`` (a path relative to the file) merges the parent under the child:
 mappings merge key by key, anything else (lists included) is replaced by the child's value.
-``--set dotted.key=value`` overrides are applied after inheritance and type-checked like the file.
+``--set dotted.key=value`` overrides are applied after inheritance and type-checked like the file;
+a list item is addressed by its ``name`` or its index (``team.detectives.dc_pt.fte=0.6``).
+An unknown key, rule or distribution gets "did you mean"; a share, probability or growth above 1
+gets a hint that it is a fraction, not a percentage.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from pydantic import (
 )
 
 from sim.domain.distributions import Distribution
+from sim.domain.names import did_you_mean, percent_hint
+from sim.scenario.keys import allowed_keys, list_item_index
 from sim.scenario.plugins import plugin_path
 from sim.scenario.reading import (
     MAX_EXTENDS_DEPTH,
@@ -194,13 +199,14 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str], shown: str) 
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
             if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
-                    problems.append(f"{shown}: {key}: no item {part} in {'.'.join(parts[:i])}")
+                index = list_item_index(node, part)
+                if index is None:
+                    problems.append(f"{shown}: {key}: {_no_item(node, part, parts[:i])}")
                     break
                 if last:
-                    node[int(part)] = value
+                    node[index] = value
                 else:
-                    node = node[int(part)]
+                    node = node[index]
             elif isinstance(node, dict):
                 if last:
                     node[part] = value
@@ -224,6 +230,17 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str], shown: str) 
     return out
 
 
+def _no_item(items: list[Any], part: str, where: Sequence[str]) -> str:
+    """Why ``part`` names no item of the list at ``where``, with the names it could be."""
+    names = [str(x["name"]) for x in items if isinstance(x, Mapping) and "name" in x]
+    known = (
+        f"items: {', '.join(names)} (or 0 to {len(items) - 1})"
+        if names
+        else (f"items 0 to {len(items) - 1}" if items else "the list is empty")
+    )
+    return f"no item {part} in {'.'.join(where)};{did_you_mean(part, names)} {known}"
+
+
 def _format_loc(loc: Sequence[int | str]) -> str:
     return ".".join(str(p) for p in loc) or "(top level)"
 
@@ -233,6 +250,29 @@ DIST_NAMES: tuple[str, ...] = tuple(
     for model in get_args(get_args(Distribution)[0])
 )
 """The ``dist`` names a scenario may use (``exponential``, ``lognormal``, ...)."""
+
+_DIST_KEYS: dict[str, list[str]] = {
+    get_args(model.model_fields["dist"].annotation)[0]: sorted(
+        field.alias or name for name, field in model.model_fields.items()
+    )
+    for model in get_args(get_args(Distribution)[0])
+}
+
+
+def _allowed_at(data: Any, parts: Sequence[int | str]) -> list[str]:
+    """The keys allowed in the mapping at ``parts``: a distribution's own when it names one."""
+    node = data
+    for part in parts:
+        if isinstance(node, list) and str(part).isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, Mapping):
+            node = node.get(str(part))
+        else:
+            node = None
+    if isinstance(node, Mapping) and node.get("dist") in _DIST_KEYS:
+        return _DIST_KEYS[str(node["dist"])]
+    return allowed_keys([str(p) for p in parts])
+
 
 # Union tags pydantic puts into error locations; they are not keys a scenario file contains.
 _UNION_TAGS = frozenset(DIST_NAMES) | {"dist", "per_grade"}
@@ -251,7 +291,7 @@ def _is_union_label(part: int | str) -> bool:
     return isinstance(part, str) and (not _SCENARIO_KEY.match(part) or part in _BARE_TYPES)
 
 
-def _problem(e: Mapping[str, Any]) -> tuple[str, str, str | None]:
+def _problem(e: Mapping[str, Any], data: Any = None) -> tuple[str, str, str | None]:
     """(dotted field, message, the union's field if from a union member) of a pydantic error."""
     loc = [p for p in e["loc"] if p != "[key]"]
     # Tags appear after the field holding the union; a dist name is never a scenario key.
@@ -261,17 +301,28 @@ def _problem(e: Mapping[str, Any]) -> tuple[str, str, str | None]:
     loc = [p for p in loc if not _is_union_label(p)]
     message = str(e["msg"]).removeprefix("Value error, ")
     message = _MAPPING_NOISE.sub("mapping", message)
-    if e["type"] == "union_tag_invalid":
+    if e["type"] == "extra_forbidden" and loc:
+        allowed = _allowed_at(data, loc[:-1])
+        hint = did_you_mean(str(loc[-1]), allowed)
+        message = f"unknown key, not permitted here;{hint}"
+        if allowed:
+            message += f" allowed keys: {', '.join(allowed)}"
+    elif e["type"] == "union_tag_invalid":
         tag = e.get("ctx", {}).get("tag")
         loc.append("dist")
-        message = f"unknown distribution {tag!r}; known: {', '.join(DIST_NAMES)}"
+        hint = did_you_mean(str(tag), DIST_NAMES)
+        message = f"unknown distribution {tag!r};{hint} known: {', '.join(DIST_NAMES)}"
     elif e["type"] == "union_tag_not_found":
         message = f"a distribution needs 'dist' (one of {', '.join(DIST_NAMES)})"
     elif "[key]" in e["loc"]:
-        message = f"not an allowed key: {message}"
+        expected = re.findall(r"'([a-z_]+)'", message)
+        hint = did_you_mean(str(e.get("input")), expected) if expected else ""
+        message = f"not an allowed key:{hint} {message}"
     elif e["type"] == "value_error" and (match := _LEADING_FIELD.match(message)):
         loc.extend(match.group(1).split("."))
         message = match.group(2)
+    else:
+        message += percent_hint(_format_loc(loc), e.get("input"))
     return _format_loc(loc), message, union
 
 
@@ -286,7 +337,7 @@ def validate_mapping(data: Mapping[str, Any], shown: str) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as error:
-        found = [_problem(e) for e in error.errors(include_url=False)]
+        found = [_problem(e, data) for e in error.errors(include_url=False)]
         entered = {union for field, _, union in found if union is not None and field != union}
         problems: dict[str, list[str]] = {}
         for field, message, union in found:

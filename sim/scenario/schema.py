@@ -29,6 +29,7 @@ from pydantic import (
 from sim.domain.distributions import Distribution
 from sim.domain.entities import Grade
 from sim.domain.metrics import known_metrics, requires_wellbeing, unknown_metrics
+from sim.domain.names import did_you_mean
 from sim.policies import (
     ALLOCATION,
     REALLOCATION,
@@ -326,8 +327,10 @@ class Arrivals(_Model):
     rate_per_year: float = Field(
         gt=0, le=1_000_000, description="referrals per year at day 0 (at most a million)"
     )
+    # Above +100% a year is read as a percentage written by mistake (14 for 0.14): over a
+    # ten-year horizon it would multiply the rate by more than a thousand.
     growth_per_year: float = Field(
-        0.0, gt=-1, le=10, description="compound growth per year, 0.1 = +10% (at most 10 = +1000%)"
+        0.0, gt=-1, le=1, description="compound growth per year, a fraction: 0.1 = +10%"
     )
     seasonality: Seasonality | None = None
 
@@ -476,9 +479,9 @@ def _check_expect(expect: dict[str, Threshold]) -> dict[str, Threshold]:
     """Every ``expect:`` key must be a per-replication metric."""
     unknown = unknown_metrics(expect)
     if unknown:
-        raise ValueError(
-            f"{unknown[0]}: unknown metric {unknown[0]!r}; known: {', '.join(known_metrics())}"
-        )
+        hint = did_you_mean(unknown[0], known_metrics())
+        known = ", ".join(known_metrics())
+        raise ValueError(f"{unknown[0]}: unknown metric {unknown[0]!r};{hint} known: {known}")
     return expect
 
 
@@ -493,7 +496,16 @@ class Scenario(_Model):
     """One team, its demand, leave and policies: everything a replication needs."""
 
     name: Identifier
-    description: str = ""
+    title: str = Field(
+        "",
+        max_length=120,
+        description="a short title for reports, e.g. 'Monthly workload reviews' (default: the "
+        "name with spaces)",
+    )
+    description: str = Field(
+        "",
+        description="what the scenario is and why it may change nothing; shown in reports",
+    )
     start_date: datetime.date | None = Field(
         None,
         strict=False,  # read from text (YYYY-MM-DD) too, as --set and JSON give it
@@ -514,8 +526,16 @@ class Scenario(_Model):
     )
     team: Team
     cases: Cases
-    leave: Leave | None = None
-    policies: Policies = Field(default_factory=Policies)
+    leave: Leave | None = Field(
+        None,
+        description="annual leave, sickness and long leave; left out (null): no leave at all, "
+        "detectives are always present and their cases never wait for a return",
+    )
+    policies: Policies = Field(
+        default_factory=Policies,
+        description="the rules; each one left out takes its default (no workload reviews, cases "
+        "kept during leave, wellbeing not modelled)",
+    )
     outputs: Outputs = Field(default_factory=lambda: Outputs())
     expect: Annotated[dict[str, Threshold], AfterValidator(_check_expect)] = Field(
         default_factory=dict,

@@ -1,0 +1,149 @@
+"""The engine's indexes choose exactly what the scans they replaced would.
+
+The engine keeps each detective's actionable cases in a priority heap with lazy invalidation, and
+the present detectives by load in a :class:`sim.engine.loads.LoadIndex`
+(:class:`sim.engine.caseload.Caseloads`); the references are the straightforward scans of the
+caseload and of the present detectives, kept as ``index_work_order = False`` and
+``index_loads = False``. On random busy scenarios (the generators of
+``tests/test_invariants.py``: leave, reallocation, reviews with action plans, wellbeing relief and
+hand-overs, external stages), every choice made from an index is checked against the scan
+(``check_indexes``), and the whole timeline and the records must equal the scans'.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_invariants import SETTINGS, scenarios
+
+from sim.domain.entities import Case
+from sim.engine.caseload import Caseloads
+from sim.engine.replication import ReplicationRecords, run_replication
+from sim.policies import WORK_ORDER
+from sim.scenario import Scenario, validate_mapping
+
+pytestmark = pytest.mark.validation
+# two replications per example: half the invariant tests' examples keeps the run short
+FEWER = settings(SETTINGS, max_examples=max(1, SETTINGS.max_examples // 2))
+
+
+@dataclass(frozen=True)
+class GradeOnly:
+    """Most urgent grade first, and nothing else: many cases tie on the key."""
+
+    stable_key: ClassVar[bool] = True
+
+    def key(self, case: Case) -> tuple[float, ...]:
+        return (-case.priority, case.grade)
+
+
+@contextmanager
+def work_order_mode(*, indexed: bool, checked: bool = False) -> Iterator[None]:
+    """Run the engine with its indexes on or off (and every indexed choice checked by a scan)."""
+    saved = Caseloads.index_work_order, Caseloads.index_loads, Caseloads.check_indexes
+    Caseloads.index_work_order = Caseloads.index_loads = indexed
+    Caseloads.check_indexes = checked
+    try:
+        yield
+    finally:
+        Caseloads.index_work_order, Caseloads.index_loads, Caseloads.check_indexes = saved
+
+
+def assert_same_records(a: ReplicationRecords, b: ReplicationRecords) -> None:
+    """Two replications' timelines and per-case, per-detective records are identical."""
+    assert a.trace == b.trace
+    for table in ("cases", "detectives"):
+        left, right = getattr(a, table), getattr(b, table)
+        assert left.keys() == right.keys()
+        for column in left:
+            x, y = np.asarray(left[column]), np.asarray(right[column])
+            assert x.dtype == y.dtype, column
+            assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), column
+
+
+def heap_and_scan(scenario: Scenario) -> tuple[ReplicationRecords, ReplicationRecords]:
+    """One replication with checked indexes, and the same with the reference scans."""
+    with work_order_mode(indexed=True, checked=True):
+        indexed = run_replication(scenario, 0, trace=True)
+    with work_order_mode(indexed=False):
+        scanned = run_replication(scenario, 0, trace=True)
+    return indexed, scanned
+
+
+@given(scenarios())
+@FEWER
+def test_heaps_choose_as_the_scan_on_random_scenarios(scenario: Scenario) -> None:
+    """Same seed and scenario: the indexed run equals the scanning one, choice by choice."""
+    assert_same_records(*heap_and_scan(scenario))
+
+
+@contextmanager
+def grade_only_registered() -> Iterator[None]:
+    """``grade_only`` is a work-order rule for the duration (other tests list the registry)."""
+    WORK_ORDER.register("grade_only")(GradeOnly)
+    try:
+        yield
+    finally:
+        WORK_ORDER._rules.pop("grade_only")  # the registry has no public way to unregister
+
+
+@given(scenarios(), st.data())
+@FEWER
+def test_ties_on_the_key_break_in_caseload_order(scenario: Scenario, data: st.DataObject) -> None:
+    """With a key that ties often, the heap picks the first tied case in caseload order."""
+    with grade_only_registered():
+        tie_prone_run_matches_the_scan(scenario, data)
+
+
+def tie_prone_run_matches_the_scan(scenario: Scenario, data: st.DataObject) -> None:
+    """The scenario with the ``grade_only`` work order: indexed run = scanning run."""
+    raw: dict[str, Any] = scenario.model_dump(mode="json", by_alias=True)
+    raw["policies"]["work_order"] = {"rule": "grade_only"}
+    if raw["policies"]["allocation"]["rule"] == "team_queue":
+        # the team queue orders (key, case) pairs, which cannot compare tied keys
+        raw["policies"]["allocation"] = {"rule": "least_loaded_fte"}
+    if data.draw(st.booleans()):  # one grade: every key ties unless a priority differs
+        raw["cases"]["grades"] = {"high": {"share": 1.0, "target_days": 7}}
+    assert_same_records(*heap_and_scan(validate_mapping(raw, "prop")))
+
+
+@given(scenarios())
+@FEWER
+def test_least_loaded_cases_is_answered_as_the_scan_would(scenario: Scenario) -> None:
+    """least_loaded_cases (heads, not FTE) from the load index equals the scan of the present."""
+    raw: dict[str, Any] = scenario.model_dump(mode="json", by_alias=True)
+    raw["policies"]["allocation"] = {"rule": "least_loaded_cases"}
+    assert_same_records(*heap_and_scan(validate_mapping(raw, "prop")))
+
+
+def test_a_rule_without_a_stable_key_is_scanned() -> None:
+    """A work order that does not declare a stable key never gets heaps (its key may drift)."""
+
+    @dataclass(frozen=True)
+    class MostWorkLeft:
+        def key(self, case: Case) -> tuple[float, ...]:
+            return (-case.remaining_hours,)
+
+    import simpy
+
+    from sim.policies import ALLOCATION, REALLOCATION
+
+    team = Caseloads(
+        simpy.Environment(),
+        [],
+        ALLOCATION.build({"rule": "least_loaded_fte"}),
+        MostWorkLeft(),
+        REALLOCATION.build({"rule": "keep"}),
+        [True],
+        0,
+        7.4,
+        np.random.default_rng(0),
+    )
+    assert not team.indexed
