@@ -247,8 +247,7 @@ class Sergeants(_Model):
     )
 
 
-MAX_DETECTIVES = 10_000
-"""Most detectives a team may have, over all its groups."""
+MAX_DETECTIVES = 10_000  # most detectives a team may have, over all its groups
 
 
 class Team(_Model):
@@ -485,8 +484,7 @@ def _check_expect(expect: dict[str, Threshold]) -> dict[str, Threshold]:
     return expect
 
 
-MAX_REPLICATIONS = 100_000
-"""Most replications a scenario or ``--replications`` may ask for."""
+MAX_REPLICATIONS = 100_000  # most replications a scenario or --replications may ask for
 
 
 # --- the scenario --------------------------------------------------------------------------------
@@ -512,9 +510,7 @@ class Scenario(_Model):
         description="the calendar date of day 0 (YYYY-MM-DD); outputs then carry dates too "
         "(null: days only)",
     )
-    horizon_days: float = Field(
-        gt=0, le=36_500, description="simulated time (days, at most 100 years)"
-    )
+    horizon_days: float = Field(gt=0, le=36_500, description="simulated time (days, ≤ 100 years)")
     warmup_days: NonNegativeFloat = Field(0.0, description="cases arriving earlier are ignored")
     replications: PositiveInt = Field(30, le=MAX_REPLICATIONS)
     seed: int = Field(20160101, ge=0, lt=2**63)
