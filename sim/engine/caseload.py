@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from functools import partial
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from operator import attrgetter
@@ -105,6 +106,10 @@ class Caseloads:
             i for i, d in enumerate(self._detectives) if len(d.caseload) < d.pull_limit
         }
         self._load_indexes: dict[tuple[bool, bool], LoadIndex] = {}
+        # each detective's end-of-block callback, made once (a block's token is its event's value)
+        self._block_callbacks: dict[Detective, Callable[[Any], None]] = {
+            d: partial(self._block_done, d) for d in self._detectives
+        }
 
     # --- TeamView ---------------------------------------------------------------------------
 
@@ -176,11 +181,11 @@ class Caseloads:
     ) -> None:
         """Make ``detective`` the owner of ``case``; ``moved`` marks a reallocation."""
         previous = case.owner
+        now = self.env.now
         if previous is not None:
             self._leave_caseload(case, previous)
-            case.hand_over(self.env.now)
+            case.hand_over(now)
         else:  # Case.hand_over, inline for the common hand-over: from the queue or pool
-            now = self.env.now
             idle = case.idle_since
             if idle is not None:
                 start = idle if idle > case.held_since else case.held_since
@@ -193,7 +198,7 @@ class Caseloads:
             case.inherited = True
         self._join_caseload(case, detective)
         if self.trace is not None:
-            self.trace.append(("own", self.env.now, case.case_id, detective.name, moved))
+            self.trace.append(("own", now, case.case_id, detective.name, moved))
         if notify and not case.parked:
             self.notify(detective)
 
@@ -214,19 +219,24 @@ class Caseloads:
         if self.pulls:
             # only detectives with room to pull can take it or be woken by it
             room = self._with_room
-            with_room = [self._detectives[i] for i in sorted(room)] if room else []
-            for detective in with_room:
-                if detective.waiting and detective.absences == 0:
-                    if self.queue:
-                        heapq.heappush(self.queue, (self.work_order.key(case), case))
-                    else:  # the waiting detective would pull this very case
-                        self.assign(case, detective, notify=False)
-                    self.notify(detective)
-                    return
-            heapq.heappush(self.queue, (self.work_order.key(case), case))
-            for detective in with_room:
-                if detective.solo_since is not None:
-                    self.reconsider(detective)
+            queue = self.queue
+            if room:
+                detectives = self._detectives
+                with_room = [detectives[i] for i in sorted(room)]
+                for detective in with_room:
+                    if detective.waiting and detective.absences == 0:
+                        if queue:
+                            heapq.heappush(queue, (self._key(case), case))
+                        else:  # the waiting detective would pull this very case
+                            self.assign(case, detective, notify=False)
+                        self.notify(detective)
+                        return
+                heapq.heappush(queue, (self._key(case), case))
+                for detective in with_room:
+                    if detective.solo_since is not None:
+                        self.reconsider(detective)
+            else:
+                heapq.heappush(queue, (self._key(case), case))
         else:
             self.pool.append(case)
 
@@ -267,7 +277,7 @@ class Caseloads:
         case.order_seq = next(self._seqs)
         if self.pulls and held >= detective.pull_limit:
             self._with_room.discard(self._position[detective])
-        if self._load_indexes:
+        if self._load_indexes:  # built only when the allocation rule asks for the least loaded
             for index in self._load_indexes.values():
                 index.update(detective)
         if not case.parked:
@@ -390,4 +400,8 @@ class Caseloads:
 
     def reconsider(self, detective: Detective) -> None:
         """Something changed ``detective``'s choice: end the current block at its normal end."""
+        raise NotImplementedError
+
+    def _block_done(self, detective: Detective, event: Any) -> None:
+        """Callback: a block of ``detective``'s ends (``event``'s value is the block's token)."""
         raise NotImplementedError

@@ -76,10 +76,12 @@ class TeamState(Work):
         i = self._arrived
         case = self._make_case(i)
         self.cases.append(case)
-        self._arrived = i + 1
-        if i + 1 < len(self._arrival_days):
-            delay = self._arrival_days[i + 1] - self.env.now
-            Timeout(self.env, delay).callbacks.append(self._arrive_next)
+        i += 1
+        self._arrived = i
+        days = self._arrival_days
+        if i < len(days):
+            env = self.env
+            Timeout(env, days[i] - env.now).callbacks.append(self._arrive_next)
         self.arrive(case)
 
     # --- leave ------------------------------------------------------------------------------

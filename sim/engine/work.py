@@ -42,12 +42,25 @@ class Work(Caseloads):
         if detective.absences:
             detective.waiting = True
             return
-        now = self.env.now
+        env = self.env
+        now = env.now
         clock = detective.clock
         if clock is not None and not clock.is_working(now):
             self._sleep_until_rostered(detective, clock.next_start(now))
             return
-        case = self.next_case(detective)
+        # next_case(), inline: this runs once per block
+        caseload = detective.caseload
+        if self.pulls and self.queue and len(caseload) < detective.pull_limit:
+            self._pull(detective)
+        held = len(caseload)
+        if held == 1:
+            case: Case | None = caseload[0]
+            if case.parked:  # type: ignore[union-attr]
+                case = None
+        elif held:
+            case = self.first_in_order(detective)
+        else:
+            case = None
         if case is None:
             detective.waiting = True
             return
@@ -56,20 +69,21 @@ class Work(Caseloads):
         # A block ends only so that the work order can choose again. When nothing else could be
         # chosen (no other actionable case, no room to pull) the case is worked to the end of its
         # stage in one event; anything that changes the choice meanwhile calls reconsider().
-        if hours > self.block_hours and not self._alone(detective, case):
-            hours = self.block_hours
+        block_hours = self.block_hours
+        if hours > block_hours and not self._alone(detective, case):
+            hours = block_hours
             detective.solo_since = None
         else:
             detective.solo_since = now
-        self.start_work(detective, case)
+        self.start_work(detective, case, now)
         detective.block = (case, hours, now, rate)
-        detective.token += 1
-        token = detective.token
+        token = detective.token = detective.token + 1
         if clock is None:
             days = hours / rate
         else:
             days = max(clock.calendar_time(clock.work_time(now) + hours / rate) - now, 0.0)
-        Timeout(self.env, days).callbacks.append(lambda _event: self._block_done(detective, token))
+        # the block's token rides as the event's value; the callback is made once per detective
+        Timeout(env, days, token).callbacks.append(self._block_callbacks[detective])
 
     def _sleep_until_rostered(self, detective: Detective, start: float) -> None:
         """Off the roster: ``detective`` chooses again when the next working day starts.
@@ -132,9 +146,9 @@ class Work(Caseloads):
         self._cut_block(detective)
         self.work_next(detective)
 
-    def _block_done(self, detective: Detective, token: int) -> None:
-        """Callback: a block ends (unless leave cancelled it meanwhile)."""
-        if token != detective.token:
+    def _block_done(self, detective: Detective, event: Timeout) -> None:
+        """Callback: a block ends (unless leave cancelled it meanwhile: its token is stale)."""
+        if event.value != detective.token:
             return
         case, hours, started, _rate = detective.block
         self.stop_work(detective, case, hours, started)
@@ -155,19 +169,24 @@ class Work(Caseloads):
 
     def next_case(self, detective: Detective) -> Case | None:
         """The case ``detective`` works next: top up from the team queue, then the work order."""
-        if self.pulls and self.queue:
-            limit = detective.pull_limit
-            while self.queue and len(detective.caseload) < limit:
-                self.assign(heapq.heappop(self.queue)[1], detective, notify=False)
+        if self.pulls and self.queue and len(detective.caseload) < detective.pull_limit:
+            self._pull(detective)
         caseload = detective.caseload
         if len(caseload) == 1:
             only = caseload[0]
             return None if only.parked else only
         return self.first_in_order(detective)
 
-    def start_work(self, detective: Detective, case: Case) -> None:
-        """``detective`` starts a block of work on ``case`` now."""
-        now = self.env.now
+    def _pull(self, detective: Detective) -> None:
+        """``detective`` takes cases from the head of the team queue up to their cap."""
+        queue = self.queue
+        limit = detective.pull_limit
+        caseload = detective.caseload
+        while queue and len(caseload) < limit:
+            self.assign(heapq.heappop(queue)[1], detective, notify=False)
+
+    def start_work(self, detective: Detective, case: Case, now: float) -> None:
+        """``detective`` starts a block of work on ``case`` at ``now``."""
         detective.current = case
         stalled = case.stalled_since
         if stalled is not None:
