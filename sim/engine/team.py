@@ -64,9 +64,10 @@ class TeamState(Work):
         """Schedule the referrals and set every detective to work."""
         self._arrival_days = arrival_days
         self._make_case = make_case
+        self._arrive_callback = self._arrive_next  # bound once
         if len(arrival_days):
             delay = arrival_days[0] - self.env.now  # the clock may start later than day 0
-            Timeout(self.env, delay).callbacks.append(self._arrive_next)
+            Timeout(self.env, delay).callbacks.append(self._arrive_callback)
         for detective in self._detectives:
             detective.waiting = True
             self.notify(detective)
@@ -81,7 +82,7 @@ class TeamState(Work):
         days = self._arrival_days
         if i < len(days):
             env = self.env
-            Timeout(env, days[i] - env.now).callbacks.append(self._arrive_next)
+            Timeout(env, days[i] - env.now).callbacks.append(self._arrive_callback)
         self.arrive(case)
 
     # --- leave ------------------------------------------------------------------------------

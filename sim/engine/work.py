@@ -50,9 +50,15 @@ class Work(Caseloads):
             return
         # next_case(), inline: this runs once per block
         caseload = detective.caseload
-        if self.pulls and self.queue and len(caseload) < detective.pull_limit:
-            self._pull(detective)
         held = len(caseload)
+        if self.pulls and held < detective.pull_limit:
+            queue = self.queue
+            if queue:
+                if held + 1 == detective.pull_limit:  # room for one: _pull(), inline
+                    self.assign(heapq.heappop(queue)[1], detective, notify=False)
+                else:
+                    self._pull(detective)
+                held = len(caseload)
         if held == 1:
             case: Case | None = caseload[0]
             if case.parked:  # type: ignore[union-attr]
@@ -75,7 +81,27 @@ class Work(Caseloads):
             detective.solo_since = None
         else:
             detective.solo_since = now
-        self.start_work(detective, case, now)
+        # start_work(), inline
+        detective.current = case
+        stalled = case.stalled_since
+        if stalled is not None:
+            if now - stalled > case.longest_gap_days:
+                case.longest_gap_days = now - stalled
+            case.stalled_since = None
+        idle = case.idle_since
+        if idle is not None:
+            if case.spell_held is not None:
+                case.end_wait(now)
+            else:  # Case.end_wait, inline for a wait that no detective handed on
+                wait = now - idle
+                if wait > case.longest_neglect_days:
+                    case.longest_neglect_days = wait
+                    queued = case.spell_queued
+                    case.neglect_holder = "" if queued > wait - queued else detective.name
+                case.idle_since = None
+                case.spell_queued = 0.0
+        if case.first_work_day is None:
+            case.first_work_day = now
         detective.block = (case, hours, now, rate)
         token = detective.token = detective.token + 1
         if clock is None:
@@ -151,7 +177,19 @@ class Work(Caseloads):
         if event.value != detective.token:
             return
         case, hours, started, _rate = detective.block
-        self.stop_work(detective, case, hours, started)
+        # stop_work(), inline
+        now = self.env.now
+        detective.current = None
+        detective.hours_worked += hours
+        case.worked_hours += hours
+        remaining = case.remaining_hours = case.remaining_hours - hours
+        case.stalled_since = now
+        if self.trace is not None:
+            self.trace.append(("work", started, now, detective.name, case.case_id, hours))
+        if remaining <= EPSILON_HOURS:
+            self.advance(case, now)
+        else:
+            case.idle_since = now
         self.work_next(detective)
 
     def _cut_block(self, detective: Detective) -> None:
@@ -185,29 +223,6 @@ class Work(Caseloads):
         while queue and len(caseload) < limit:
             self.assign(heapq.heappop(queue)[1], detective, notify=False)
 
-    def start_work(self, detective: Detective, case: Case, now: float) -> None:
-        """``detective`` starts a block of work on ``case`` at ``now``."""
-        detective.current = case
-        stalled = case.stalled_since
-        if stalled is not None:
-            if now - stalled > case.longest_gap_days:
-                case.longest_gap_days = now - stalled
-            case.stalled_since = None
-        idle = case.idle_since
-        if idle is not None:
-            if case.spell_held is not None:
-                case.end_wait(now)
-            else:  # Case.end_wait, inline for a wait that no detective handed on
-                wait = now - idle
-                if wait > case.longest_neglect_days:
-                    case.longest_neglect_days = wait
-                    queued = case.spell_queued
-                    case.neglect_holder = "" if queued > wait - queued else detective.name
-                case.idle_since = None
-                case.spell_queued = 0.0
-        if case.first_work_day is None:
-            case.first_work_day = now
-
     def stop_work(self, detective: Detective, case: Case, hours: float, started: float) -> None:
         """``detective`` ends a block on ``case`` having worked ``hours``."""
         now = self.env.now
@@ -219,19 +234,18 @@ class Work(Caseloads):
         if self.trace is not None:
             self.trace.append(("work", started, now, detective.name, case.case_id, hours))
         if case.remaining_hours <= EPSILON_HOURS:
-            self.advance(case)
+            self.advance(case, now)
         else:
             case.idle_since = now
 
-    def advance(self, case: Case) -> None:
-        """``case`` finished its current stage: enter the next one, or close."""
-        now = self.env.now
+    def advance(self, case: Case, now: float) -> None:
+        """``case`` finished its current stage at ``now`` (the clock): enter the next, or close."""
         if self.detail and self.trace is not None:
             self.trace.append(("stage_end", now, case.case_id, case.stage))
         if case.stage == self.enforcement_stage:
             case.enforcement_day = now
         if case.stage == self.last_stage:
-            self.close(case)
+            self.close(case, now)
             return
         case.stage += 1
         if self.stage_is_team[case.stage]:
@@ -253,11 +267,11 @@ class Work(Caseloads):
         case.stalled_since = now
         if self.trace is not None:
             self.trace.append(("external", now, case.case_id, case.stage))
-        self.advance(case)
+        self.advance(case, now)
 
-    def close(self, case: Case) -> None:
-        """The last stage finished."""
-        case.closed_day = self.env.now
+    def close(self, case: Case, now: float) -> None:
+        """The last stage finished at ``now`` (the clock)."""
+        case.closed_day = now
         case.stalled_since = None
         case.idle_since = None
         owner = case.owner
