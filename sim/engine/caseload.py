@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from functools import partial
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
+from functools import partial
 from operator import attrgetter
 from typing import Any
 
