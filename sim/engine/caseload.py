@@ -86,6 +86,8 @@ class Caseloads:
         for detective in detectives:
             detective.pull_limit = allocation.pull_limit(detective)
         self.pulls = any(d.pull_limit > 0 for d in detectives)
+        # a rule that never chooses an owner on arrival (only pulls) is not asked
+        self.pushes = bool(getattr(allocation, "pushes", True))
         self.open_cases = 0
         self.on_close: list[Callable[[Case], None]] = []
         self.cases: list[Case] = []
@@ -170,7 +172,7 @@ class Caseloads:
 
     def allocate(self, case: Case) -> None:
         """Give ``case`` to the owner the allocation policy chooses, or to the team queue."""
-        owner = self.allocation.choose(case, self, self.rng)
+        owner = self.allocation.choose(case, self, self.rng) if self.pushes else None
         if owner is None:
             self.enqueue(case)
         else:
@@ -196,10 +198,31 @@ class Caseloads:
         if moved:
             case.owner_changes += 1
             case.inherited = True
-        self._join_caseload(case, detective)
+        # ``case`` joins the end of ``detective``'s caseload
+        caseload = detective.caseload
+        caseload.append(case)
+        held = len(caseload)
+        case.order_seq = next(self._seqs)
+        if self.pulls and held >= detective.pull_limit:
+            self._with_room.discard(self._position[detective])
+        if self._load_indexes:  # built only when the allocation rule asks for the least loaded
+            for index in self._load_indexes.values():
+                index.update(detective)
+        parked = case.parked
+        if not parked:
+            self._actionable[detective] += 1
+        # A lone case needs no heap (the work layer takes it as it is): the heap is built when a
+        # second case joins, and kept while the caseload holds two or more.
+        if held > 1 and self.indexed:
+            if held == 2:
+                for other in caseload:
+                    if not other.parked:
+                        self._rank(other, detective)
+            elif not parked:
+                self._rank(case, detective)
         if self.trace is not None:
             self.trace.append(("own", now, case.case_id, detective.name, moved))
-        if notify and not case.parked:
+        if notify and not parked:
             self.notify(detective)
 
     def release(self, case: Case) -> None:
@@ -229,7 +252,8 @@ class Caseloads:
                             heapq.heappush(queue, (self._key(case), case))
                         else:  # the waiting detective would pull this very case
                             self.assign(case, detective, notify=False)
-                        self.notify(detective)
+                        detective.waiting = False  # notify(), inline
+                        self.work_next(detective)
                         return
                 heapq.heappush(queue, (self._key(case), case))
                 for detective in with_room:
@@ -268,29 +292,6 @@ class Caseloads:
                 return
 
     # --- caseload order: actionable counts and per-detective heaps -------------------------
-
-    def _join_caseload(self, case: Case, detective: Detective) -> None:
-        """``case`` joins the end of ``detective``'s caseload."""
-        caseload = detective.caseload
-        caseload.append(case)
-        held = len(caseload)
-        case.order_seq = next(self._seqs)
-        if self.pulls and held >= detective.pull_limit:
-            self._with_room.discard(self._position[detective])
-        if self._load_indexes:  # built only when the allocation rule asks for the least loaded
-            for index in self._load_indexes.values():
-                index.update(detective)
-        if not case.parked:
-            self._actionable[detective] += 1
-        # A lone case needs no heap (next_case takes it as it is): the heap is built when a
-        # second case joins, and kept while the caseload holds two or more.
-        if held > 1 and self.indexed:
-            if held == 2:
-                for other in caseload:
-                    if not other.parked:
-                        self._rank(other, detective)
-            elif not case.parked:
-                self._rank(case, detective)
 
     def _leave_caseload(self, case: Case, detective: Detective) -> None:
         """``case`` leaves ``detective``'s caseload (another owner, the queue, or closed)."""
@@ -400,6 +401,10 @@ class Caseloads:
 
     def reconsider(self, detective: Detective) -> None:
         """Something changed ``detective``'s choice: end the current block at its normal end."""
+        raise NotImplementedError
+
+    def work_next(self, detective: Detective) -> None:
+        """``detective`` is free: start a block on the case the work order ranks first."""
         raise NotImplementedError
 
     def _block_done(self, detective: Detective, event: Any) -> None:

@@ -37,8 +37,14 @@ class ReplicationRecords:
 
 
 def _floats(cases: list[Case], name: str) -> np.ndarray:
-    """The attribute ``name`` of every case as floats (``None``: NaN)."""
-    return np.array(list(map(attrgetter(name), cases)), dtype=float)
+    """The attribute ``name`` of every case as floats."""
+    return np.fromiter(map(attrgetter(name), cases), dtype=float, count=len(cases))
+
+
+def _optional_floats(cases: list[Case], name: str) -> np.ndarray:
+    """The attribute ``name`` of every case as floats, NaN for ``None`` (not yet)."""
+    nan = float("nan")
+    return np.array([nan if v is None else v for v in map(attrgetter(name), cases)], dtype=float)
 
 
 def _ints(cases: list[Case], name: str) -> np.ndarray:
@@ -94,7 +100,7 @@ def build_records(
             if case.idle_since is not None:
                 case.end_wait(horizon)
     arrival_all = _floats(cases, "arrival_day")
-    closed_all = _floats(cases, "closed_day")
+    closed_all = _optional_floats(cases, "closed_day")
     step = scenario.outputs.backlog_every_days
     days = np.arange(start_day, horizon + step / 2, step)
     closed_sorted = np.sort(closed_all[~np.isnan(closed_all)])
@@ -114,9 +120,9 @@ def build_records(
         "case_id": _ints(kept, "case_id"),
         "grade": grade,
         "arrival_day": _floats(kept, "arrival_day"),
-        "first_work_day": _floats(kept, "first_work_day"),
-        "enforcement_day": _floats(kept, "enforcement_day"),
-        "closed_day": _floats(kept, "closed_day"),
+        "first_work_day": _optional_floats(kept, "first_work_day"),
+        "enforcement_day": _optional_floats(kept, "enforcement_day"),
+        "closed_day": _optional_floats(kept, "closed_day"),
         "longest_gap_days": _floats(kept, "longest_gap_days"),
         "longest_neglect_days": _floats(kept, "longest_neglect_days"),
         "owner_changes": _ints(kept, "owner_changes"),

@@ -83,7 +83,19 @@ class TeamState(Work):
         if i < len(days):
             env = self.env
             Timeout(env, days[i] - env.now).callbacks.append(self._arrive_callback)
-        self.arrive(case)
+        # arrive() and allocate(), inline
+        self.open_cases += 1
+        if self.stage_is_team[0]:
+            case.remaining_hours = case.efforts[0]
+            case.idle_since = case.arrival_day
+        else:
+            case.parked = True
+            self.units[0].submit(case)
+        owner = self.allocation.choose(case, self, self.rng) if self.pushes else None
+        if owner is None:
+            self.enqueue(case)
+        else:
+            self.assign(case, owner)
 
     # --- leave ------------------------------------------------------------------------------
 
