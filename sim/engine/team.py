@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Sequence
 
 from simpy.events import Timeout
@@ -91,7 +92,13 @@ class TeamState(Work):
         else:
             case.parked = True
             self.units[0].submit(case)
-        owner = self.allocation.choose(case, self, self.rng) if self.pushes else None
+        if not self.pushes:
+            if self.pulls and not self._with_room:  # nobody can take it now: it queues
+                heapq.heappush(self.queue, (self._key(case), case))
+            else:
+                self.enqueue(case)
+            return
+        owner = self.allocation.choose(case, self, self.rng)
         if owner is None:
             self.enqueue(case)
         else:
