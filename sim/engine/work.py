@@ -238,8 +238,13 @@ class Work(Caseloads):
         else:
             case.idle_since = now
 
-    def advance(self, case: Case, now: float) -> None:
-        """``case`` finished its current stage at ``now`` (the clock): enter the next, or close."""
+    def advance(self, case: Case, now: float | None = None) -> None:
+        """``case`` finished its current stage: enter the next one, or close.
+
+        ``now``: the clock, when the caller has read it already.
+        """
+        if now is None:
+            now = self.env.now
         if self.detail and self.trace is not None:
             self.trace.append(("stage_end", now, case.case_id, case.stage))
         if case.stage == self.enforcement_stage:
@@ -269,9 +274,9 @@ class Work(Caseloads):
             self.trace.append(("external", now, case.case_id, case.stage))
         self.advance(case, now)
 
-    def close(self, case: Case, now: float) -> None:
-        """The last stage finished at ``now`` (the clock)."""
-        case.closed_day = now
+    def close(self, case: Case, now: float | None = None) -> None:
+        """The last stage finished (``now``: the clock, when the caller has read it already)."""
+        case.closed_day = self.env.now if now is None else now
         case.stalled_since = None
         case.idle_since = None
         owner = case.owner
