@@ -12,6 +12,7 @@ import heapq
 import itertools
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
+from functools import partial
 from operator import attrgetter
 from typing import Any
 
@@ -85,6 +86,8 @@ class Caseloads:
         for detective in detectives:
             detective.pull_limit = allocation.pull_limit(detective)
         self.pulls = any(d.pull_limit > 0 for d in detectives)
+        # a rule that never chooses an owner on arrival (only pulls) is not asked
+        self.pushes = bool(getattr(allocation, "pushes", True))
         self.open_cases = 0
         self.on_close: list[Callable[[Case], None]] = []
         self.cases: list[Case] = []
@@ -105,6 +108,10 @@ class Caseloads:
             i for i, d in enumerate(self._detectives) if len(d.caseload) < d.pull_limit
         }
         self._load_indexes: dict[tuple[bool, bool], LoadIndex] = {}
+        # each detective's end-of-block callback, made once (a block's token is its event's value)
+        self._block_callbacks: dict[Detective, Callable[[Any], None]] = {
+            d: partial(self._block_done, d) for d in self._detectives
+        }
 
     # --- TeamView ---------------------------------------------------------------------------
 
@@ -165,7 +172,7 @@ class Caseloads:
 
     def allocate(self, case: Case) -> None:
         """Give ``case`` to the owner the allocation policy chooses, or to the team queue."""
-        owner = self.allocation.choose(case, self, self.rng)
+        owner = self.allocation.choose(case, self, self.rng) if self.pushes else None
         if owner is None:
             self.enqueue(case)
         else:
@@ -176,11 +183,11 @@ class Caseloads:
     ) -> None:
         """Make ``detective`` the owner of ``case``; ``moved`` marks a reallocation."""
         previous = case.owner
+        now = self.env.now
         if previous is not None:
             self._leave_caseload(case, previous)
-            case.hand_over(self.env.now)
+            case.hand_over(now)
         else:  # Case.hand_over, inline for the common hand-over: from the queue or pool
-            now = self.env.now
             idle = case.idle_since
             if idle is not None:
                 start = idle if idle > case.held_since else case.held_since
@@ -191,10 +198,31 @@ class Caseloads:
         if moved:
             case.owner_changes += 1
             case.inherited = True
-        self._join_caseload(case, detective)
+        # ``case`` joins the end of ``detective``'s caseload
+        caseload = detective.caseload
+        caseload.append(case)
+        held = len(caseload)
+        case.order_seq = next(self._seqs)
+        if self.pulls and held >= detective.pull_limit:
+            self._with_room.discard(self._position[detective])
+        if self._load_indexes:  # built only when the allocation rule asks for the least loaded
+            for index in self._load_indexes.values():
+                index.update(detective)
+        parked = case.parked
+        if not parked:
+            self._actionable[detective] += 1
+        # A lone case needs no heap (the work layer takes it as it is): the heap is built when a
+        # second case joins, and kept while the caseload holds two or more.
+        if held > 1 and self.indexed:
+            if held == 2:
+                for other in caseload:
+                    if not other.parked:
+                        self._rank(other, detective)
+            elif not parked:
+                self._rank(case, detective)
         if self.trace is not None:
-            self.trace.append(("own", self.env.now, case.case_id, detective.name, moved))
-        if notify and not case.parked:
+            self.trace.append(("own", now, case.case_id, detective.name, moved))
+        if notify and not parked:
             self.notify(detective)
         if previous is not None:
             self.room_freed(previous)
@@ -231,19 +259,25 @@ class Caseloads:
         if self.pulls:
             # only detectives with room to pull can take it or be woken by it
             room = self._with_room
-            with_room = [self._detectives[i] for i in sorted(room)] if room else []
-            for detective in with_room:
-                if detective.waiting and detective.absences == 0:
-                    if self.queue:
-                        heapq.heappush(self.queue, (self.work_order.key(case), case))
-                    else:  # the waiting detective would pull this very case
-                        self.assign(case, detective, notify=False)
-                    self.notify(detective)
-                    return
-            heapq.heappush(self.queue, (self.work_order.key(case), case))
-            for detective in with_room:
-                if detective.solo_since is not None:
-                    self.reconsider(detective)
+            queue = self.queue
+            if room:
+                detectives = self._detectives
+                with_room = [detectives[i] for i in sorted(room)]
+                for detective in with_room:
+                    if detective.waiting and detective.absences == 0:
+                        if queue:
+                            heapq.heappush(queue, (self._key(case), case))
+                        else:  # the waiting detective would pull this very case
+                            self.assign(case, detective, notify=False)
+                        detective.waiting = False  # notify(), inline
+                        self.work_next(detective)
+                        return
+                heapq.heappush(queue, (self._key(case), case))
+                for detective in with_room:
+                    if detective.solo_since is not None:
+                        self.reconsider(detective)
+            else:
+                heapq.heappush(queue, (self._key(case), case))
         else:
             self.pool.append(case)
 
@@ -275,29 +309,6 @@ class Caseloads:
                 return
 
     # --- caseload order: actionable counts and per-detective heaps -------------------------
-
-    def _join_caseload(self, case: Case, detective: Detective) -> None:
-        """``case`` joins the end of ``detective``'s caseload."""
-        caseload = detective.caseload
-        caseload.append(case)
-        held = len(caseload)
-        case.order_seq = next(self._seqs)
-        if self.pulls and held >= detective.pull_limit:
-            self._with_room.discard(self._position[detective])
-        if self._load_indexes:
-            for index in self._load_indexes.values():
-                index.update(detective)
-        if not case.parked:
-            self._actionable[detective] += 1
-        # A lone case needs no heap (next_case takes it as it is): the heap is built when a
-        # second case joins, and kept while the caseload holds two or more.
-        if held > 1 and self.indexed:
-            if held == 2:
-                for other in caseload:
-                    if not other.parked:
-                        self._rank(other, detective)
-            elif not case.parked:
-                self._rank(case, detective)
 
     def _leave_caseload(self, case: Case, detective: Detective) -> None:
         """``case`` leaves ``detective``'s caseload (another owner, the queue, or closed)."""
@@ -407,4 +418,12 @@ class Caseloads:
 
     def reconsider(self, detective: Detective) -> None:
         """Something changed ``detective``'s choice: end the current block at its normal end."""
+        raise NotImplementedError
+
+    def work_next(self, detective: Detective) -> None:
+        """``detective`` is free: start a block on the case the work order ranks first."""
+        raise NotImplementedError
+
+    def _block_done(self, detective: Detective, event: Any) -> None:
+        """Callback: a block of ``detective``'s ends (``event``'s value is the block's token)."""
         raise NotImplementedError

@@ -7,6 +7,7 @@ warm-up); plain arrays and lists, no pandas.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,22 @@ class ReplicationRecords:
     detectives: dict[str, list[Any]]
     trace: list[tuple[Any, ...]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _floats(cases: list[Case], name: str) -> np.ndarray:
+    """The attribute ``name`` of every case as floats."""
+    return np.fromiter(map(attrgetter(name), cases), dtype=float, count=len(cases))
+
+
+def _optional_floats(cases: list[Case], name: str) -> np.ndarray:
+    """The attribute ``name`` of every case as floats, NaN for ``None`` (not yet)."""
+    nan = float("nan")
+    return np.array([nan if v is None else v for v in map(attrgetter(name), cases)], dtype=float)
+
+
+def _ints(cases: list[Case], name: str) -> np.ndarray:
+    """The attribute ``name`` of every case as 64-bit integers."""
+    return np.fromiter(map(attrgetter(name), cases), dtype=np.int64, count=len(cases))
 
 
 def counters_at(detectives: list[Detective], now: float) -> dict[int, tuple[float, float, float]]:
@@ -87,9 +104,8 @@ def build_records(
                 case.longest_gap_days = max(case.longest_gap_days, horizon - case.stalled_since)
             if case.idle_since is not None:
                 case.end_wait(horizon)
-    nan = float("nan")
-    arrival_all = np.array([c.arrival_day for c in cases])
-    closed_all = np.array([nan if c.closed_day is None else c.closed_day for c in cases])
+    arrival_all = _floats(cases, "arrival_day")
+    closed_all = _optional_floats(cases, "closed_day")
     step = scenario.outputs.backlog_every_days
     days = np.arange(start_day, horizon + step / 2, step)
     closed_sorted = np.sort(closed_all[~np.isnan(closed_all)])
@@ -104,30 +120,25 @@ def build_records(
             for g in Grade
         ]
     )
+    grade = _ints(kept, "grade")
     columns: dict[str, np.ndarray] = {
-        "case_id": np.array([c.case_id for c in kept], dtype=np.int64),
-        "grade": np.array([c.grade for c in kept], dtype=np.int64),
-        "arrival_day": np.array([c.arrival_day for c in kept]),
-        "first_work_day": np.array(
-            [nan if c.first_work_day is None else c.first_work_day for c in kept]
-        ),
-        "enforcement_day": np.array(
-            [nan if c.enforcement_day is None else c.enforcement_day for c in kept]
-        ),
-        "closed_day": np.array([nan if c.closed_day is None else c.closed_day for c in kept]),
-        "longest_gap_days": np.array([c.longest_gap_days for c in kept]),
-        "longest_neglect_days": np.array([c.longest_neglect_days for c in kept]),
-        "owner_changes": np.array([c.owner_changes for c in kept], dtype=np.int64),
-        "inherited": np.array([c.inherited for c in kept], dtype=bool),
+        "case_id": _ints(kept, "case_id"),
+        "grade": grade,
+        "arrival_day": _floats(kept, "arrival_day"),
+        "first_work_day": _optional_floats(kept, "first_work_day"),
+        "enforcement_day": _optional_floats(kept, "enforcement_day"),
+        "closed_day": _optional_floats(kept, "closed_day"),
+        "longest_gap_days": _floats(kept, "longest_gap_days"),
+        "longest_neglect_days": _floats(kept, "longest_neglect_days"),
+        "owner_changes": _ints(kept, "owner_changes"),
+        "inherited": np.array(list(map(attrgetter("inherited"), kept)), dtype=bool),
         "owner": np.array(
             [c.owner.name if c.owner is not None else "" for c in kept], dtype=object
         ),
-        "neglect_holder": np.array([c.neglect_holder for c in kept], dtype=object),
-        "worked_hours": np.array([c.worked_hours for c in kept]),
-        "devices": np.array([c.devices for c in kept]),
-        "target_days": targets[np.array([c.grade for c in kept], dtype=np.int64)]
-        if kept
-        else np.array([]),
+        "neglect_holder": np.array(list(map(attrgetter("neglect_holder"), kept)), dtype=object),
+        "worked_hours": _floats(kept, "worked_hours"),
+        "devices": _floats(kept, "devices"),
+        "target_days": targets[grade] if kept else np.array([]),
     }
     rows: dict[str, list[Any]] = {
         "detective": [],

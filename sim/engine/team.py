@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Sequence
 
 from simpy.events import Timeout
@@ -64,9 +65,10 @@ class TeamState(Work):
         """Schedule the referrals and set every detective to work."""
         self._arrival_days = arrival_days
         self._make_case = make_case
+        self._arrive_callback = self._arrive_next  # bound once
         if len(arrival_days):
             delay = arrival_days[0] - self.env.now  # the clock may start later than day 0
-            Timeout(self.env, delay).callbacks.append(self._arrive_next)
+            Timeout(self.env, delay).callbacks.append(self._arrive_callback)
         for detective in self._detectives:
             detective.waiting = True
             self.notify(detective)
@@ -76,11 +78,31 @@ class TeamState(Work):
         i = self._arrived
         case = self._make_case(i)
         self.cases.append(case)
-        self._arrived = i + 1
-        if i + 1 < len(self._arrival_days):
-            delay = self._arrival_days[i + 1] - self.env.now
-            Timeout(self.env, delay).callbacks.append(self._arrive_next)
-        self.arrive(case)
+        i += 1
+        self._arrived = i
+        days = self._arrival_days
+        if i < len(days):
+            env = self.env
+            Timeout(env, days[i] - env.now).callbacks.append(self._arrive_callback)
+        # arrive() and allocate(), inline
+        self.open_cases += 1
+        if self.stage_is_team[0]:
+            case.remaining_hours = case.efforts[0]
+            case.idle_since = case.arrival_day
+        else:
+            case.parked = True
+            self.units[0].submit(case)
+        if not self.pushes:
+            if self.pulls and not self._with_room:  # nobody can take it now: it queues
+                heapq.heappush(self.queue, (self._key(case), case))
+            else:
+                self.enqueue(case)
+            return
+        owner = self.allocation.choose(case, self, self.rng)
+        if owner is None:
+            self.enqueue(case)
+        else:
+            self.assign(case, owner)
 
     # --- leave ------------------------------------------------------------------------------
 

@@ -42,12 +42,31 @@ class Work(Caseloads):
         if detective.absences:
             detective.waiting = True
             return
-        now = self.env.now
+        env = self.env
+        now = env.now
         clock = detective.clock
         if clock is not None and not clock.is_working(now):
             self._sleep_until_rostered(detective, clock.next_start(now))
             return
-        case = self.next_case(detective)
+        # next_case(), inline: this runs once per block
+        caseload = detective.caseload
+        held = len(caseload)
+        if self.pulls and held < detective.pull_limit:
+            queue = self.queue
+            if queue:
+                if held + 1 == detective.pull_limit:  # room for one: _pull(), inline
+                    self.assign(heapq.heappop(queue)[1], detective, notify=False)
+                else:
+                    self._pull(detective)
+                held = len(caseload)
+        if held == 1:
+            case: Case | None = caseload[0]
+            if case.parked:  # type: ignore[union-attr]
+                case = None
+        elif held:
+            case = self.first_in_order(detective)
+        else:
+            case = None
         if case is None:
             detective.waiting = True
             return
@@ -56,20 +75,41 @@ class Work(Caseloads):
         # A block ends only so that the work order can choose again. When nothing else could be
         # chosen (no other actionable case, no room to pull) the case is worked to the end of its
         # stage in one event; anything that changes the choice meanwhile calls reconsider().
-        if hours > self.block_hours and not self._alone(detective, case):
-            hours = self.block_hours
+        block_hours = self.block_hours
+        if hours > block_hours and not self._alone(detective, case):
+            hours = block_hours
             detective.solo_since = None
         else:
             detective.solo_since = now
-        self.start_work(detective, case)
+        # start_work(), inline
+        detective.current = case
+        stalled = case.stalled_since
+        if stalled is not None:
+            if now - stalled > case.longest_gap_days:
+                case.longest_gap_days = now - stalled
+            case.stalled_since = None
+        idle = case.idle_since
+        if idle is not None:
+            if case.spell_held is not None:
+                case.end_wait(now)
+            else:  # Case.end_wait, inline for a wait that no detective handed on
+                wait = now - idle
+                if wait > case.longest_neglect_days:
+                    case.longest_neglect_days = wait
+                    queued = case.spell_queued
+                    case.neglect_holder = "" if queued > wait - queued else detective.name
+                case.idle_since = None
+                case.spell_queued = 0.0
+        if case.first_work_day is None:
+            case.first_work_day = now
         detective.block = (case, hours, now, rate)
-        detective.token += 1
-        token = detective.token
+        token = detective.token = detective.token + 1
         if clock is None:
             days = hours / rate
         else:
             days = max(clock.calendar_time(clock.work_time(now) + hours / rate) - now, 0.0)
-        Timeout(self.env, days).callbacks.append(lambda _event: self._block_done(detective, token))
+        # the block's token rides as the event's value; the callback is made once per detective
+        Timeout(env, days, token).callbacks.append(self._block_callbacks[detective])
 
     def _sleep_until_rostered(self, detective: Detective, start: float) -> None:
         """Off the roster: ``detective`` chooses again when the next working day starts.
@@ -132,12 +172,24 @@ class Work(Caseloads):
         self._cut_block(detective)
         self.work_next(detective)
 
-    def _block_done(self, detective: Detective, token: int) -> None:
-        """Callback: a block ends (unless leave cancelled it meanwhile)."""
-        if token != detective.token:
+    def _block_done(self, detective: Detective, event: Timeout) -> None:
+        """Callback: a block ends (unless leave cancelled it meanwhile: its token is stale)."""
+        if event.value != detective.token:
             return
         case, hours, started, _rate = detective.block
-        self.stop_work(detective, case, hours, started)
+        # stop_work(), inline
+        now = self.env.now
+        detective.current = None
+        detective.hours_worked += hours
+        case.worked_hours += hours
+        remaining = case.remaining_hours = case.remaining_hours - hours
+        case.stalled_since = now
+        if self.trace is not None:
+            self.trace.append(("work", started, now, detective.name, case.case_id, hours))
+        if remaining <= EPSILON_HOURS:
+            self.advance(case, now)
+        else:
+            case.idle_since = now
         self.work_next(detective)
 
     def _cut_block(self, detective: Detective) -> None:
@@ -155,39 +207,21 @@ class Work(Caseloads):
 
     def next_case(self, detective: Detective) -> Case | None:
         """The case ``detective`` works next: top up from the team queue, then the work order."""
-        if self.pulls and self.queue:
-            limit = detective.pull_limit
-            while self.queue and len(detective.caseload) < limit:
-                self.assign(heapq.heappop(self.queue)[1], detective, notify=False)
+        if self.pulls and self.queue and len(detective.caseload) < detective.pull_limit:
+            self._pull(detective)
         caseload = detective.caseload
         if len(caseload) == 1:
             only = caseload[0]
             return None if only.parked else only
         return self.first_in_order(detective)
 
-    def start_work(self, detective: Detective, case: Case) -> None:
-        """``detective`` starts a block of work on ``case`` now."""
-        now = self.env.now
-        detective.current = case
-        stalled = case.stalled_since
-        if stalled is not None:
-            if now - stalled > case.longest_gap_days:
-                case.longest_gap_days = now - stalled
-            case.stalled_since = None
-        idle = case.idle_since
-        if idle is not None:
-            if case.spell_held is not None:
-                case.end_wait(now)
-            else:  # Case.end_wait, inline for a wait that no detective handed on
-                wait = now - idle
-                if wait > case.longest_neglect_days:
-                    case.longest_neglect_days = wait
-                    queued = case.spell_queued
-                    case.neglect_holder = "" if queued > wait - queued else detective.name
-                case.idle_since = None
-                case.spell_queued = 0.0
-        if case.first_work_day is None:
-            case.first_work_day = now
+    def _pull(self, detective: Detective) -> None:
+        """``detective`` takes cases from the head of the team queue up to their cap."""
+        queue = self.queue
+        limit = detective.pull_limit
+        caseload = detective.caseload
+        while queue and len(caseload) < limit:
+            self.assign(heapq.heappop(queue)[1], detective, notify=False)
 
     def stop_work(self, detective: Detective, case: Case, hours: float, started: float) -> None:
         """``detective`` ends a block on ``case`` having worked ``hours``."""
@@ -200,19 +234,23 @@ class Work(Caseloads):
         if self.trace is not None:
             self.trace.append(("work", started, now, detective.name, case.case_id, hours))
         if case.remaining_hours <= EPSILON_HOURS:
-            self.advance(case)
+            self.advance(case, now)
         else:
             case.idle_since = now
 
-    def advance(self, case: Case) -> None:
-        """``case`` finished its current stage: enter the next one, or close."""
-        now = self.env.now
+    def advance(self, case: Case, now: float | None = None) -> None:
+        """``case`` finished its current stage: enter the next one, or close.
+
+        ``now``: the clock, when the caller has read it already.
+        """
+        if now is None:
+            now = self.env.now
         if self.detail and self.trace is not None:
             self.trace.append(("stage_end", now, case.case_id, case.stage))
         if case.stage == self.enforcement_stage:
             case.enforcement_day = now
         if case.stage == self.last_stage:
-            self.close(case)
+            self.close(case, now)
             return
         case.stage += 1
         if self.stage_is_team[case.stage]:
@@ -234,11 +272,11 @@ class Work(Caseloads):
         case.stalled_since = now
         if self.trace is not None:
             self.trace.append(("external", now, case.case_id, case.stage))
-        self.advance(case)
+        self.advance(case, now)
 
-    def close(self, case: Case) -> None:
-        """The last stage finished."""
-        case.closed_day = self.env.now
+    def close(self, case: Case, now: float | None = None) -> None:
+        """The last stage finished (``now``: the clock, when the caller has read it already)."""
+        case.closed_day = self.env.now if now is None else now
         case.stalled_since = None
         case.idle_since = None
         owner = case.owner

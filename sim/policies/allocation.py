@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Protocol
+from typing import Annotated, ClassVar, Protocol
 
 from numpy.random import Generator
 from pydantic import Field
@@ -29,7 +29,12 @@ __all__ = [
 
 
 class AllocationPolicy(Protocol):
-    """Decides the owner of a referral when it arrives."""
+    """Decides the owner of a referral when it arrives.
+
+    A rule whose ``choose`` always returns ``None`` (every referral waits in the team queue to be
+    pulled) may say so with a class attribute ``pushes = False``: the engine then does not call
+    ``choose`` at all.
+    """
 
     def choose(self, case: Case, team: TeamView, rng: Generator) -> Detective | None:
         """The detective to own ``case``, or ``None`` to leave it in the team queue."""
@@ -147,6 +152,7 @@ class TeamQueue:
             " (0.5 × 5 = 2.5 → 3; 0.9 × 5 = 4.5 → 5), at least 1"
         ),
     ] = False
+    pushes: ClassVar[bool] = False
 
     def choose(self, case: Case, team: TeamView, rng: Generator) -> Detective | None:
         return None
