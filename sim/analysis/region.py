@@ -19,9 +19,12 @@ from sim.analysis.statistics import is_indicator, mean_ci, proportion_ci
 from sim.domain.names import did_you_mean
 
 __all__ = [
+    "NOT_METRICS",
     "VERDICTS",
     "ThresholdError",
     "expand_points",
+    "metric_columns",
+    "metric_interval",
     "parse_expect",
     "parse_expect_option",
     "point_summary",
@@ -38,11 +41,13 @@ class ThresholdError(ValueError):
     """An ``expect:`` mapping or threshold option is malformed, or names no metric of the sweep."""
 
 
-def _interval(metric: str, values: np.ndarray) -> tuple[float, ...]:
+def metric_interval(metric: str, values: np.ndarray) -> tuple[float, ...]:
+    """Mean, sd, 95% CI and n of a metric's values (Wilson for indicators, Student-t else)."""
     return (proportion_ci if is_indicator(metric) else mean_ci)(values)
 
 
-def _metrics(table: pd.DataFrame, params: Sequence[str]) -> list[str]:
+def metric_columns(table: pd.DataFrame, params: Sequence[str]) -> list[str]:
+    """The numeric columns of a sweep table that are metrics (not ids or parameters)."""
     return [
         c
         for c in table.columns
@@ -69,8 +74,8 @@ def point_summary(table: pd.DataFrame, params: Sequence[str]) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for point, group in table.groupby("point", sort=True):
         fixed = {p: group[p].iloc[0] for p in params}
-        for metric in _metrics(table, params):
-            mean, _, low, high, n = _interval(metric, group[metric].to_numpy(dtype=float))
+        for metric in metric_columns(table, params):
+            mean, _, low, high, n = metric_interval(metric, group[metric].to_numpy(dtype=float))
             rows.append(
                 {"point": point, **fixed, "metric": metric, "mean": mean}
                 | {"ci_low": low, "ci_high": high, "n": int(n)}

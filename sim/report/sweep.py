@@ -45,12 +45,13 @@ from sim.analysis.prim import prim
 from sim.analysis.region import (
     ThresholdError,
     expand_points,
+    metric_columns,
+    metric_interval,
     parse_expect,
     parse_expect_option,
     point_summary,
     target_region,
 )
-from sim.analysis.statistics import is_indicator, mean_ci, proportion_ci
 from sim.domain.metrics import metric_label
 from sim.experiments.store import SweepStore
 from sim.report.excel import sweep_sheets, write_workbook
@@ -92,25 +93,12 @@ HEADLINE = (
 )
 """Metrics drawn in the figures (the tables hold every metric)."""
 
-NOT_METRICS = {"run_id", "point", "replication"}
 BINS = 8
 VERDICT_COLOURS = {"met": PALETTE[2], "uncertain": PALETTE[1], "broken": PALETTE[5]}
 
 
 class ReportError(ThresholdError):
     """The folder holds no readable sweep, or an ``expect:`` entry is malformed."""
-
-
-def _interval(metric: str, values: np.ndarray) -> tuple[float, ...]:
-    return (proportion_ci if is_indicator(metric) else mean_ci)(values)
-
-
-def _metrics(table: pd.DataFrame, params: Sequence[str]) -> list[str]:
-    return [
-        c
-        for c in table.columns
-        if c not in NOT_METRICS and c not in params and pd.api.types.is_numeric_dtype(table[c])
-    ]
 
 
 def metric_by_parameter(table: pd.DataFrame, params: Sequence[str], kind: str) -> pd.DataFrame:
@@ -126,8 +114,8 @@ def metric_by_parameter(table: pd.DataFrame, params: Sequence[str], kind: str) -
             groups = table.groupby(bins, sort=True, observed=True)
             labels = {key: float(table.loc[g.index, param].mean()) for key, g in groups}
         for key, group in groups:
-            for metric in _metrics(table, params):
-                mean, _, low, high, n = _interval(metric, group[metric].to_numpy(dtype=float))
+            for metric in metric_columns(table, params):
+                mean, _, low, high, n = metric_interval(metric, group[metric].to_numpy(dtype=float))
                 rows.append(
                     {"parameter": param, "value": labels[key], "metric": metric, "mean": mean}
                     | {"ci_low": low, "ci_high": high, "n": int(n)}
@@ -371,7 +359,7 @@ def write_sweep_report(
         fig = _by_parameter_figure(by_param, params, metrics, labels)
         written += _save(fig, out, "metric_by_parameter", figures)
     if design["kind"] == "sobol":
-        indices = sobol_indices(table, design, _metrics(table, params))
+        indices = sobol_indices(table, design, metric_columns(table, params))
         indices.to_csv(out / "sobol_indices.csv", index=False)
         written.append(out / "sobol_indices.csv")
         shown = [m for m in metrics if m in set(indices["metric"])] if len(indices) else []
