@@ -510,7 +510,7 @@ class Scenario(_Model):
         description="the calendar date of day 0 (YYYY-MM-DD); outputs then carry dates too "
         "(null: days only)",
     )
-    horizon_days: float = Field(gt=0, le=36_500, description="simulated time (days, ≤ 100 years)")
+    horizon_days: float = Field(gt=0, le=365_000, description="simulated time (days, ≤ 1000 years)")
     warmup_days: NonNegativeFloat = Field(0.0, description="cases arriving earlier are ignored")
     replications: PositiveInt = Field(30, le=MAX_REPLICATIONS)
     seed: int = Field(20160101, ge=0, lt=2**63)
