@@ -170,18 +170,21 @@ class Gamma(_Dist):
     def second_moment(self) -> float:
         return self.sd**2 + self.mean_**2
 
+    @property
+    def _params(self) -> tuple[float, float]:
+        """scipy's shape and scale for this mean and standard deviation."""
+        return (self.mean_ / self.sd) ** 2, self.sd**2 / self.mean_
+
     def cdf(self, x: ArrayLike) -> FloatArray:
         from scipy import stats  # imported when first used: it is slow to import
 
-        shape = (self.mean_ / self.sd) ** 2
-        scale = self.sd**2 / self.mean_
+        shape, scale = self._params
         return np.asarray(stats.gamma.cdf(x, shape, scale=scale), dtype=float)
 
     def ppf(self, u: ArrayLike) -> FloatArray:
         from scipy import stats  # imported when first drawn: it takes half a second
 
-        shape = (self.mean_ / self.sd) ** 2
-        scale = self.sd**2 / self.mean_
+        shape, scale = self._params
         return np.asarray(stats.gamma.ppf(u, shape, scale=scale), dtype=float)
 
 
