@@ -2,8 +2,9 @@
 
 ``polit-sim compare scenarios/polit_2016_as_was.yaml scenarios/polit_after_reforms.yaml
 scenarios/reform_*.yaml --baseline scenarios/polit_2016_as_was.yaml --workers 2`` runs in a fresh
-process into a temporary folder; its wall time is the figure (target ≤ 45 s on 2 cores). The
-same process measures, as its baseline, the machine's parallel capacity just before: a
+process into a temporary folder; its wall time is the figure (target ≤ 45 s on 2 cores), with
+the CPU time of the job and its workers and the parallel efficiency, CPU / (2 × wall) (target
+≥ 90%: both cores busy from start to end). The same process measures, as its baseline, the machine's parallel capacity just before: a
 pure-Python loop in two processes at once against one after another (1.0 on an idle 2-core
 machine, less when other jobs share it).
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -51,8 +53,15 @@ def parallel_capacity(workers: int = 2) -> float:
     return serial / (workers * together)
 
 
-def time_main_job(extra: list[str]) -> float:
-    """Wall seconds of the README's main job (with ``extra`` arguments) in a fresh process."""
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of every finished child process and its descendants."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_main_job(extra: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds of the README's main job (with ``extra`` arguments) in a fresh
+    process; the CPU time is that of the process and its workers together."""
     scenarios = ROOT / "scenarios"
     files = [scenarios / "polit_2016_as_was.yaml", scenarios / "polit_after_reforms.yaml"]
     files += sorted(scenarios.glob("reform_*.yaml"))
@@ -72,23 +81,27 @@ def time_main_job(extra: list[str]) -> float:
             str(Path(tmp) / "out"),
             *extra,
         ]
+        cpu = _children_cpu()
         start = time.perf_counter()
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, _children_cpu() - cpu
 
 
 @click.command()
 @click.option("--rounds", default=1, show_default=True, type=click.IntRange(min=1))
 @click.argument("extra", nargs=-1)
 def main(rounds: int, extra: tuple[str, ...]) -> None:
-    """Print the main job's wall time, and the machine's parallel capacity before each round."""
+    """Print the main job's wall and CPU time and its parallel efficiency (CPU of all its
+    processes over 2 × wall), and the machine's parallel capacity before each round."""
     seconds, capacity = [], []
     for _ in range(rounds):
         load = os.getloadavg()[0]
         capacity.append(parallel_capacity())
-        seconds.append(time_main_job(list(extra)))
+        wall, cpu = time_main_job(list(extra))
+        seconds.append(wall)
         click.echo(
-            f"load {load:.2f}, parallel capacity {capacity[-1]:.2f}: main job {seconds[-1]:.1f} s"
+            f"load {load:.2f}, parallel capacity {capacity[-1]:.2f}: main job {wall:.1f} s wall, "
+            f"{cpu:.1f} s CPU, parallel efficiency {cpu / (2 * wall):.0%}"
         )
     best = min(seconds)
     click.echo(

@@ -6,6 +6,7 @@ threshold is broken (each is listed with its estimate and CI); 2 bad input, noth
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -146,6 +147,13 @@ def compare(
     for path, scenario in zip(paths, scenarios, strict=True):
         preflight_or_exit(scenario, planned, workers, path)
     total = planned * len(scenarios)
+    draw = None
+    if not no_figures:
+        # Each scenario's own figures are drawn in the worker that ran its traced replication,
+        # while the other workers simulate (a module-level function: it pickles).
+        from sim.report.compare import scenario_figure_files
+
+        draw = functools.partial(scenario_figure_files, svg=svg)
     bar = ProgressBar(total, "compare", enabled=not quiet)
     try:
         comparison = run_comparison(
@@ -158,6 +166,7 @@ def compare(
             precision_metric=precision_metric,
             max_replications=max_replications,
             progress=bar,
+            draw=draw,
         )
     except WorkLimitExceeded as error:
         bar.close()

@@ -37,6 +37,8 @@ from sim.scenario import Scenario, scenario_dump, scenario_hash
 __all__ = [
     "HEADLINE_METRICS",
     "Comparison",
+    "Draw",
+    "Drawn",
     "ExpectCheck",
     "PrecisionStatus",
     "check_expectations",
@@ -76,6 +78,25 @@ COMPARISON_COLUMNS = [
 ]
 
 Progress = Callable[[int], None]
+
+Draw = Callable[[Result], Mapping[str, bytes]]
+"""Draws a scenario's own figures from its traced replication (a :class:`Result` of that one
+replication); returns the files' contents by file name. It runs in the worker process that ran
+the replication, so it must pickle: a module-level function, or a ``functools.partial`` of one."""
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """A scenario's own figures, drawn beside its traced replication by a :data:`Draw`.
+
+    Attributes:
+        files: each file's content by file name, in the order drawn.
+        error: why drawing failed (the first line of the error), if it did; ``files`` is then
+            empty. A figure that cannot be drawn never loses the replication.
+    """
+
+    files: dict[str, bytes]
+    error: str | None = None
 
 
 def interval(values: Sequence[float] | np.ndarray, metric: str, confidence: float = 0.95) -> Any:
@@ -279,6 +300,8 @@ class Comparison:
         precision: the precision reached per scenario, when a target was set.
         checks: the ``expect:`` checks of every scenario.
         trace_replication: the replication whose timeline was recorded.
+        drawn: per scenario, its own figures drawn beside its traced replication (when
+            :func:`run_comparison` was given ``draw``).
     """
 
     results: dict[str, Result]
@@ -289,6 +312,7 @@ class Comparison:
     precision: list[PrecisionStatus] = field(default_factory=list)
     checks: list[ExpectCheck] = field(default_factory=list)
     trace_replication: int | None = 0
+    drawn: dict[str, Drawn] = field(default_factory=dict)
 
     @property
     def replications(self) -> int:
@@ -301,9 +325,25 @@ class Comparison:
         return [c for c in self.checks if c.broken]
 
 
-def _replication(args: tuple[str, Scenario, int, int, bool]) -> tuple[str, ReplicationRecords]:
-    name, scenario, replication, seed, trace = args
-    return name, run_replication(scenario, replication, seed, trace=trace)
+Job = tuple[str, Scenario, int, int, bool, Draw | None]
+
+
+def _replication(job: Job) -> tuple[str, ReplicationRecords, Drawn | None]:
+    """Run one replication; a traced one also has its scenario's figures drawn, here."""
+    name, scenario, replication, seed, trace, draw = job
+    rec = run_replication(scenario, replication, seed, trace=trace)
+    if not trace or draw is None:
+        return name, rec, None
+    return name, rec, _draw(draw, rec, scenario, seed)
+
+
+def _draw(draw: Draw, rec: ReplicationRecords, scenario: Scenario, seed: int) -> Drawn:
+    """``draw`` on the replication's tables; its failure is returned, never raised."""
+    try:
+        return Drawn(dict(draw(collect([rec], scenario, seed))))
+    except Exception as error:  # the figures must never lose the replication
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return Drawn({}, reason)
 
 
 def _run_batch(
@@ -315,13 +355,16 @@ def _run_batch(
     progress: Progress | None,
     workers: int = 1,
     on_scenario: Callable[[str, list[ReplicationRecords]], None] | None = None,
+    draw: Draw | None = None,
+    drawn: dict[str, Drawn] | None = None,
 ) -> dict[str, list[ReplicationRecords]]:
     """Replications ``indices`` of every scenario, in ``pool`` if given, sorted by replication.
 
     ``on_scenario`` is called with each scenario's records as soon as they are all in (they are
-    then not returned).
+    then not returned). With ``draw``, each traced replication's scenario figures are drawn
+    where it ran, and put in ``drawn``.
     """
-    jobs = [(s.name, s, r, seed, r in trace) for s in scenarios for r in indices]
+    jobs: list[Job] = [(s.name, s, r, seed, r in trace, draw) for s in scenarios for r in indices]
     out: dict[str, list[ReplicationRecords]] = {s.name: [] for s in scenarios}
     # Jobs go to the workers in chunks (one scenario pickled once per chunk, fewer round trips);
     # a chunk is small enough that the two workers finish together.
@@ -331,7 +374,9 @@ def _run_batch(
         if pool is not None
         else map(_replication, jobs)
     )
-    for name, rec in done:
+    for name, rec, figures in done:
+        if figures is not None and drawn is not None:
+            drawn[name] = figures
         got = out[name]
         got.append(rec)
         if progress is not None:
@@ -355,6 +400,7 @@ def run_comparison(
     max_replications: int = 1000,
     trace_replication: int | None = 0,
     progress: Progress | None = None,
+    draw: Draw | None = None,
 ) -> Comparison:
     """Run every scenario with the same seeds and compare each with the baseline.
 
@@ -371,6 +417,8 @@ def run_comparison(
         max_replications: the cap on replications per scenario under ``precision``.
         trace_replication: the replication whose timeline to record (``None``: none).
         progress: called with 1 after each replication.
+        draw: draws each scenario's own figures from its traced replication, in the worker
+            that ran it (so both cores draw while they simulate); see :data:`Draw`.
     """
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
@@ -384,6 +432,7 @@ def run_comparison(
     statuses: list[PrecisionStatus] = []
     results: dict[str, Result] = {}
     by_name = {s.name: s for s in scenarios}
+    drawn: dict[str, Drawn] = {}
 
     def collect_now(name: str, got: list[ReplicationRecords]) -> None:
         results[name] = collect(got, by_name[name], root)
@@ -399,11 +448,22 @@ def run_comparison(
                 else []
             )
             if precision is None:  # one batch: collect each scenario while the next runs
-                _run_batch(scenarios, indices, root, trace, pool, progress, workers, collect_now)
+                _run_batch(
+                    scenarios,
+                    indices,
+                    root,
+                    trace,
+                    pool,
+                    progress,
+                    workers,
+                    on_scenario=collect_now,
+                    draw=draw,
+                    drawn=drawn,
+                )
                 done = target
                 break
             for name, got in _run_batch(
-                scenarios, indices, root, trace, pool, progress, workers
+                scenarios, indices, root, trace, pool, progress, workers, draw=draw, drawn=drawn
             ).items():
                 records[name] += got
             done = target
@@ -447,6 +507,7 @@ def run_comparison(
         precision=statuses,
         checks=checks,
         trace_replication=trace_replication,
+        drawn={n: drawn[n] for n in names if n in drawn},
     )
 
 

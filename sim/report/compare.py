@@ -13,7 +13,7 @@ scenario files, and how to reproduce the numbers (seed, versions, hashes). The p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from sim.report.figures import (
     backlog_figure,
     case_timeline_figure,
     detective_heatmap_figure,
+    figure_files,
     metrics_figure,
     neglect_survival_figure,
     save_figure,
@@ -70,6 +71,7 @@ __all__ = [
     "result_comparison",
     "result_report",
     "scenario_differences",
+    "scenario_figure_files",
     "scenario_title",
     "write_figures_and_report",
 ]
@@ -96,6 +98,9 @@ def comparison_figures(
     comparison: Comparison, folder: Path, *, svg: bool = False
 ) -> dict[str, Path]:
     """Draw every figure of a comparison into ``folder`` (PNG, and SVG with ``svg``).
+
+    A scenario's own figures already drawn beside its traced replication
+    (``comparison.drawn``) are written as they are; the others are drawn here.
 
     Returns the PNGs by stem.
     """
@@ -124,47 +129,78 @@ def comparison_figures(
         save(metrics_figure(comparison.table, HEADLINE_METRICS, titles=titles), "headline_metrics")
     rep = comparison.trace_replication
     for name, result in results.items():
-        if rep is None or rep not in result.traces:
+        drawn = comparison.drawn.get(name)
+        if drawn is None:
+            for fig, stem in _scenario_figures(result, rep):
+                save(fig, stem)
             continue
-        scenario = result.scenario
-        trace = result.traces[rep]
-        team = result.detectives[result.detectives["replication"] == rep]
-        names = [str(n) for n in team["detective"]]
-        hours = (team["fte"].to_numpy(dtype=float) * scenario.team.hours_per_week / 7).tolist()
-        save(
-            detective_heatmap_figure(
+        if drawn.error is not None:
+            raise RuntimeError(drawn.error)  # as if drawn here: the report is skipped
+        for file, content in drawn.files.items():
+            (folder / file).write_bytes(content)
+            if file.endswith(".png"):
+                written[file.removesuffix(".png")] = folder / file
+    return written
+
+
+def _scenario_figures(result: Result, rep: int | None) -> Iterator[tuple[Any, str]]:
+    """A scenario's own figures (and their stems) from its replication ``rep``'s timeline: the
+    detectives' heat map and the most-neglected case's timeline."""
+    if rep is None or rep not in result.traces:
+        return
+    scenario = result.scenario
+    name = scenario.name
+    title = scenario_title(scenario)
+    trace = result.traces[rep]
+    team = result.detectives[result.detectives["replication"] == rep]
+    names = [str(n) for n in team["detective"]]
+    hours = (team["fte"].to_numpy(dtype=float) * scenario.team.hours_per_week / 7).tolist()
+    yield (
+        detective_heatmap_figure(
+            trace,
+            names,
+            hours,
+            scenario.horizon_days,
+            title=f"{title}: utilisation, caseload and leave per detective (replication {rep})",
+            start_date=scenario.start_date,
+        ),
+        f"detectives_{name}",
+    )
+    case = _most_neglected(result, rep)
+    if case is not None:
+        # The first workload review that flagged the case, if any did.
+        flags = [e[1] for e in trace if e[0] == "flag" and e[2] == int(case["case_id"])]
+        flagged = min(flags) if flags else np.nan
+        yield (
+            case_timeline_figure(
                 trace,
                 names,
-                hours,
+                int(case["case_id"]),
                 scenario.horizon_days,
-                title=f"{titles[name]}: utilisation, caseload and leave per detective "
-                f"(replication {rep})",
+                title=(
+                    f"{title}, replication {rep}: the most-neglected case "
+                    f"{int(case['case_id'])}"
+                    f" ({case['longest_neglect_days']:.0f} days without progress)"
+                ),
+                flagged_day=float(flagged) if pd.notna(flagged) else None,
                 start_date=scenario.start_date,
             ),
-            f"detectives_{name}",
+            f"timeline_{name}",
         )
-        case = _most_neglected(result, rep)
-        if case is not None:
-            # The first workload review that flagged the case, if any did.
-            flags = [e[1] for e in trace if e[0] == "flag" and e[2] == int(case["case_id"])]
-            flagged = min(flags) if flags else np.nan
-            save(
-                case_timeline_figure(
-                    trace,
-                    names,
-                    int(case["case_id"]),
-                    scenario.horizon_days,
-                    title=(
-                        f"{titles[name]}, replication {rep}: the most-neglected case "
-                        f"{int(case['case_id'])}"
-                        f" ({case['longest_neglect_days']:.0f} days without progress)"
-                    ),
-                    flagged_day=float(flagged) if pd.notna(flagged) else None,
-                    start_date=scenario.start_date,
-                ),
-                f"timeline_{name}",
-            )
-    return written
+
+
+def scenario_figure_files(result: Result, *, svg: bool = False) -> dict[str, bytes]:
+    """A scenario's own figures, drawn from its traced replication: file contents by name.
+
+    The :data:`sim.experiments.compare.Draw` of ``compare``: it runs in the worker process that
+    ran the traced replication (``result`` holds that replication only), and gives the same bytes
+    as :func:`comparison_figures` drawing the scenario from the whole result.
+    """
+    files: dict[str, bytes] = {}
+    rep = min(result.traces) if result.traces else None
+    for fig, stem in _scenario_figures(result, rep):
+        files.update(figure_files(fig, stem, svg=svg))
+    return files
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:

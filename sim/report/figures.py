@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import io
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,7 @@ __all__ = [
     "case_timeline_figure",
     "day_axis",
     "detective_heatmap_figure",
+    "figure_files",
     "label_days_as_dates",
     "metrics_figure",
     "neglect_survival_figure",
@@ -41,28 +43,40 @@ def _linestyle(i: int) -> str:
 
 
 def save_figure(fig: Figure, out_dir: Path, stem: str, *, svg: bool = True) -> list[Path]:
-    """Save ``fig`` as PNG, and as SVG too with ``svg``; returns the paths written.
-
-    Figures are laid out when drawn (constrained layout), so each format is drawn once: no
-    ``bbox_inches="tight"``, which draws a figure twice to measure it.
-    """
-    paths = [out_dir / f"{stem}.png"]
-    if svg:
-        paths.append(out_dir / f"{stem}.svg")
+    """Save ``fig`` as PNG, and as SVG too with ``svg``; returns the paths written."""
+    paths = []
     try:
-        # No date or software stamp, and SVG ids salted with the stem instead of at random:
-        # the same figure gives the same bytes.
-        fig.savefig(paths[0], dpi=120, metadata={"Software": None})
-        if svg:
-            with plt.rc_context({"svg.hashsalt": f"polit-sim-{stem}"}):
-                fig.savefig(paths[1], metadata={"Date": None})
+        for name, content in figure_files(fig, stem, svg=svg).items():
+            paths.append(out_dir / name)
+            paths[-1].write_bytes(content)
     except BaseException:
         for path in paths:
             path.unlink(missing_ok=True)
         raise
+    return paths
+
+
+def figure_files(fig: Figure, stem: str, *, svg: bool = True) -> dict[str, bytes]:
+    """``fig`` as PNG, and as SVG too with ``svg``: each file's content by file name; closes it.
+
+    Figures are laid out when drawn (constrained layout), so each format is drawn once: no
+    ``bbox_inches="tight"``, which draws a figure twice to measure it.
+    """
+    files: dict[str, bytes] = {}
+    try:
+        # No date or software stamp, and SVG ids salted with the stem instead of at random:
+        # the same figure gives the same bytes.
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=120, metadata={"Software": None})
+        files[f"{stem}.png"] = buffer.getvalue()
+        if svg:
+            buffer = io.BytesIO()
+            with plt.rc_context({"svg.hashsalt": f"polit-sim-{stem}"}):
+                fig.savefig(buffer, format="svg", metadata={"Date": None})
+            files[f"{stem}.svg"] = buffer.getvalue()
     finally:
         plt.close(fig)
-    return paths
+    return files
 
 
 def day_axis(start_date: datetime.date | None, days: Any) -> Any:
