@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +106,8 @@ def compare(
     from sim.cli.safety import check_out_dir, preflight_or_exit
     from sim.domain.metrics import known_metrics, unknown_metrics
     from sim.domain.names import did_you_mean
-    from sim.engine.budget import WorkLimitExceeded
-    from sim.experiments.compare import default_compare_folder, run_comparison, write_comparison
+    from sim.experiments.compare import default_compare_folder
+    from sim.experiments.workers import started_pool
     from sim.scenario import ScenarioError, load_scenario
 
     paths = list(files)
@@ -147,62 +148,33 @@ def compare(
     for path, scenario in zip(paths, scenarios, strict=True):
         preflight_or_exit(scenario, planned, workers, path)
     total = planned * len(scenarios)
-    draw = None
-    if not no_figures:
-        # Each scenario's own figures are drawn in the worker that ran its traced replication,
-        # while the other workers simulate (a module-level function: it pickles).
-        from sim.report.compare import scenario_figure_files
-
-        draw = functools.partial(scenario_figure_files, svg=svg)
-    bar = ProgressBar(total, "compare", enabled=not quiet)
+    # The workers start now and import the model while this process prepares the work.
+    modules = ("sim.experiments.compare",) + (() if no_figures else ("sim.report.compare",))
+    pool = started_pool(workers, *modules) if workers > 1 else None
     try:
-        comparison = run_comparison(
+        comparison = _run_and_write(
             scenarios,
-            baseline=base_index,
-            replications=replications,
-            seed=seed,
-            workers=workers,
-            precision=precision,
-            precision_metric=precision_metric,
-            max_replications=max_replications,
-            progress=bar,
-            draw=draw,
+            paths[base_index],
+            out_dir,
+            pool,
+            bar=ProgressBar(total, "compare", enabled=not quiet),
+            figures=not no_figures,
+            svg=svg,
+            xlsx=xlsx,
+            cases_csv=cases_csv,
+            run_options={
+                "baseline": base_index,
+                "replications": replications,
+                "seed": seed,
+                "workers": workers,
+                "precision": precision,
+                "precision_metric": precision_metric,
+                "max_replications": max_replications,
+            },
         )
-    except WorkLimitExceeded as error:
-        bar.close()
-        fail_input([f"{paths[base_index]}: {error}"])
     finally:
-        bar.close()
-
-    def extras(comparison: Any, folder: Path) -> dict[str, Any]:
-        entries: dict[str, Any] = {}
-        if not no_figures:
-            from sim.report.compare import write_figures_and_report
-
-            entries.update(write_figures_and_report(comparison, folder, svg=svg))
-        if xlsx:
-            from sim.experiments.compare import HEADLINE_METRICS
-            from sim.report.excel import comparison_sheets, write_workbook
-
-            cases = {n: r.cases for n, r in comparison.results.items()}
-            sheets = comparison_sheets(comparison.table, cases, HEADLINE_METRICS)
-            for note in write_workbook(folder / "results.xlsx", sheets):
-                click.echo(f"results.xlsx: {note}", err=True)
-            entries["workbook"] = "results.xlsx"
-        if cases_csv:
-            import pandas as pd
-
-            frames = [r.cases.assign(scenario=n) for n, r in comparison.results.items()]
-            pd.concat(frames, ignore_index=True).to_csv(folder / "cases.csv", index=False)
-            entries["cases_csv"] = "cases.csv"
-        return entries
-
-    write_comparison(
-        comparison,
-        out_dir,
-        extras=extras,
-        extra_manifest={"command": ["polit-sim", *sys.argv[1:]]},
-    )
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     written = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
     for line in written.get("figures_skipped", []):
         click.echo(f"warning: figure {line} (skipped; the data files are written)", err=True)
@@ -242,3 +214,77 @@ def compare(
             click.echo(check.describe(), err=True)
     if comparison.broken:
         sys.exit(1)
+
+
+def _run_and_write(
+    scenarios: list[Any],
+    baseline_path: str,
+    out_dir: Path,
+    pool: Executor | None,
+    *,
+    bar: Any,
+    figures: bool,
+    svg: bool,
+    xlsx: bool,
+    cases_csv: bool,
+    run_options: dict[str, Any],
+) -> Any:
+    """Run the comparison in ``pool`` and write its folder; returns the comparison.
+
+    Both cores stay busy to the end: each scenario's own figures are drawn in the worker that
+    ran its traced replication, while the other simulates; once all is simulated, the workers
+    draw the comparison's figures while this process writes the data files.
+    """
+    from sim.cli.common import fail_input
+    from sim.engine.budget import WorkLimitExceeded
+    from sim.experiments.compare import run_comparison, write_comparison
+
+    draw = None
+    if figures:
+        from sim.report.compare import scenario_figure_files
+
+        # A module-level function (with its options bound): it pickles to the workers.
+        draw = functools.partial(scenario_figure_files, svg=svg)
+    try:
+        comparison = run_comparison(scenarios, progress=bar, draw=draw, pool=pool, **run_options)
+    except WorkLimitExceeded as error:
+        bar.close()
+        fail_input([f"{baseline_path}: {error}"])
+    finally:
+        bar.close()
+    ahead = None
+    if figures and pool is not None:
+        from sim.report.compare import submit_shared_figures
+
+        ahead = submit_shared_figures(comparison, pool, svg=svg)
+
+    def extras(comparison: Any, folder: Path) -> dict[str, Any]:
+        entries: dict[str, Any] = {}
+        if figures:
+            from sim.report.compare import write_figures_and_report
+
+            entries.update(write_figures_and_report(comparison, folder, svg=svg, ahead=ahead))
+        if xlsx:
+            from sim.experiments.compare import HEADLINE_METRICS
+            from sim.report.excel import comparison_sheets, write_workbook
+
+            cases = {n: r.cases for n, r in comparison.results.items()}
+            sheets = comparison_sheets(comparison.table, cases, HEADLINE_METRICS)
+            for note in write_workbook(folder / "results.xlsx", sheets):
+                click.echo(f"results.xlsx: {note}", err=True)
+            entries["workbook"] = "results.xlsx"
+        if cases_csv:
+            import pandas as pd
+
+            frames = [r.cases.assign(scenario=n) for n, r in comparison.results.items()]
+            pd.concat(frames, ignore_index=True).to_csv(folder / "cases.csv", index=False)
+            entries["cases_csv"] = "cases.csv"
+        return entries
+
+    write_comparison(
+        comparison,
+        out_dir,
+        extras=extras,
+        extra_manifest={"command": ["polit-sim", *sys.argv[1:]]},
+    )
+    return comparison

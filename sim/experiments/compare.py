@@ -144,15 +144,23 @@ def comparison_table(
     columns: list[str] = []
     for frame in results.values():
         columns += [c for c in frame.columns if c not in columns]
-    base = results[baseline].set_index("replication").sort_index()
+    # Each scenario's values by metric, in replication order, taken once (not once per metric).
+    tables = {name: frame.set_index("replication").sort_index() for name, frame in results.items()}
+    base = tables[baseline]
+    for name, table in tables.items():
+        if not table.index.equals(base.index):
+            raise ValueError(f"{name}: replications differ from the baseline's")
+    missing = np.full(len(base.index), np.nan)
+    arrays = {
+        name: {c: table[c].to_numpy(dtype=float) for c in table.columns}
+        for name, table in tables.items()
+    }
     rows: list[dict[str, Any]] = []
     for metric in _metric_order(columns):
-        for name, frame in results.items():
-            table = frame.set_index("replication").sort_index()
-            if not table.index.equals(base.index):
-                raise ValueError(f"{name}: replications differ from the baseline's")
-            values = table[metric] if metric in table else pd.Series(np.nan, index=table.index)
-            mean, _sd, low, high, n = interval(values.to_numpy(dtype=float), metric, confidence)
+        base_values = arrays[baseline].get(metric, missing)
+        for name in results:
+            values = arrays[name].get(metric, missing)
+            mean, _sd, low, high, n = interval(values, metric, confidence)
             row: dict[str, Any] = {
                 "metric": metric,
                 "scenario": name,
@@ -167,10 +175,7 @@ def comparison_table(
                 "significant": False,
             }
             if name != baseline:
-                base_values = base[metric] if metric in base else values * np.nan
-                diff, d_low, d_high, _ = paired_difference(
-                    base_values.to_numpy(dtype=float), values.to_numpy(dtype=float), confidence
-                )
+                diff, d_low, d_high, _ = paired_difference(base_values, values, confidence)
                 if is_indicator(metric):  # a difference of probabilities lies in [-1, 1]
                     d_low, d_high = max(d_low, -1.0), min(d_high, 1.0)
                 row.update(difference=diff, diff_ci_low=d_low, diff_ci_high=d_high)
@@ -401,6 +406,7 @@ def run_comparison(
     trace_replication: int | None = 0,
     progress: Progress | None = None,
     draw: Draw | None = None,
+    pool: Executor | None = None,
 ) -> Comparison:
     """Run every scenario with the same seeds and compare each with the baseline.
 
@@ -410,7 +416,7 @@ def run_comparison(
         replications: replications per scenario (default: the baseline's ``replications``);
             with ``precision``, the first batch and the size of each further batch.
         seed: the root seed of every scenario (default: the baseline's ``seed``).
-        workers: processes to run replications in.
+        workers: processes to run replications in (the size of ``pool``, when given).
         precision: relative CI half-width to reach on ``precision_metric`` in every scenario
             (e.g. 0.1); replications are added in batches until it is reached or the cap.
         precision_metric: the headline metric the precision applies to.
@@ -419,6 +425,8 @@ def run_comparison(
         progress: called with 1 after each replication.
         draw: draws each scenario's own figures from its traced replication, in the worker
             that ran it (so both cores draw while they simulate); see :data:`Draw`.
+        pool: the worker processes to use (left running); by default a pool of ``workers`` is
+            started, and shut down at the end.
     """
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
@@ -438,7 +446,9 @@ def run_comparison(
         results[name] = collect(got, by_name[name], root)
 
     # One pool for every scenario and batch: starting worker processes costs about a second each.
-    pool = worker_pool(workers) if workers > 1 else None
+    own = pool is None and workers > 1
+    if own:
+        pool = worker_pool(workers)
     try:
         while True:
             indices = range(done, target)
@@ -479,7 +489,7 @@ def run_comparison(
                 break
             target = min(done + batch, max_replications)
     finally:
-        if pool is not None:
+        if own and pool is not None:
             pool.shutdown()
 
     if precision is not None:

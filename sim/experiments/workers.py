@@ -7,13 +7,14 @@ watchdog thread that checks its parent's process id and exits as soon as the par
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-__all__ = ["WATCH_SECONDS", "worker_pool"]
+__all__ = ["WATCH_SECONDS", "started_pool", "worker_pool"]
 
 WATCH_SECONDS = 0.5
 """How often a worker checks that its parent is alive."""
@@ -27,6 +28,24 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
         initializer=_watch_parent,
         initargs=(os.getpid(),),
     )
+
+
+def started_pool(workers: int, *modules: str) -> ProcessPoolExecutor:
+    """A :func:`worker_pool` whose workers start at once and import ``modules`` meanwhile.
+
+    Each worker spends about a second starting Python and importing the model; started early,
+    they do it while this process still prepares the work.
+    """
+    pool = worker_pool(workers)
+    for _ in range(workers):
+        pool.submit(_import, modules)
+    return pool
+
+
+def _import(modules: tuple[str, ...]) -> None:
+    """Import ``modules`` (in a worker, before its first job needs them)."""
+    for module in modules:
+        importlib.import_module(module)
 
 
 def _watch_parent(parent: int) -> None:

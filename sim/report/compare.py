@@ -13,8 +13,10 @@ scenario files, and how to reproduce the numbers (seed, versions, hashes). The p
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Executor, Future
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +68,7 @@ from sim.scenario import scenario_dump, scenario_hash
 
 __all__ = [
     "comparison_figures",
+    "drawn_figure_files",
     "headline",
     "render_report",
     "result_comparison",
@@ -73,6 +76,8 @@ __all__ = [
     "scenario_differences",
     "scenario_figure_files",
     "scenario_title",
+    "shared_figures",
+    "submit_shared_figures",
     "write_figures_and_report",
 ]
 
@@ -94,52 +99,102 @@ def _most_neglected(result: Result, replication: int) -> dict[str, Any] | None:
     return row
 
 
-def comparison_figures(
-    comparison: Comparison, folder: Path, *, svg: bool = False
-) -> dict[str, Path]:
-    """Draw every figure of a comparison into ``folder`` (PNG, and SVG with ``svg``).
+def shared_figures(comparison: Comparison) -> dict[str, Callable[[], Any]]:
+    """The figures of the whole comparison, by stem, each as a call that draws it.
 
-    A scenario's own figures already drawn beside its traced replication
-    (``comparison.drawn``) are written as they are; the others are drawn here.
-
-    Returns the PNGs by stem.
+    Each call is a ``functools.partial`` of a figure function with the columns it reads, so it
+    pickles small and can be drawn in a worker process (:func:`submit_shared_figures`).
     """
     results = comparison.results
     base = results[comparison.baseline].scenario
+    titles = {n: scenario_title(r.scenario) for n, r in results.items()}
+    neglect = {titles[n]: r.cases[["longest_neglect_days", "censored"]] for n, r in results.items()}
+    backlog = {
+        titles[n]: r.backlog[["replication", "day", "open_cases"]] for n, r in results.items()
+    }
+    figures: dict[str, Callable[[], Any]] = {
+        "forest": partial(forest_figure, comparison.table, comparison.baseline, titles=titles),
+        "neglect_survival": partial(neglect_survival_figure, neglect),
+        "backlog": partial(
+            backlog_figure, backlog, base.warmup_days, start_date=_as_date(start_date_of(base))
+        ),
+    }
+    if len(results) > 1:
+        figures["headline_metrics"] = partial(
+            metrics_figure, comparison.table, HEADLINE_METRICS, titles=titles
+        )
+    return figures
+
+
+def drawn_figure_files(figure: Callable[[], Any], stem: str, svg: bool = False) -> dict[str, bytes]:
+    """Draw ``figure`` (one of :func:`shared_figures`): each file's content by file name."""
+    return figure_files(figure(), stem, svg=svg)
+
+
+def submit_shared_figures(
+    comparison: Comparison, pool: Executor, *, svg: bool = False
+) -> dict[str, Future[dict[str, bytes]]]:
+    """Start drawing the comparison's shared figures in ``pool``; pass the futures on to
+    :func:`comparison_figures` (as ``ahead``), which writes them."""
+    return {
+        stem: pool.submit(drawn_figure_files, figure, stem, svg)
+        for stem, figure in shared_figures(comparison).items()
+    }
+
+
+def _ahead(futures: Mapping[str, Future[dict[str, bytes]]] | None, stem: str) -> Any:
+    """The files drawn ahead for ``stem``, or None: not drawn ahead, or drawing failed there
+    (the figure is then drawn here, where a real failure is raised and reported)."""
+    if futures is None or stem not in futures:
+        return None
+    try:
+        return futures[stem].result()
+    except Exception:
+        return None
+
+
+def comparison_figures(
+    comparison: Comparison,
+    folder: Path,
+    *,
+    svg: bool = False,
+    ahead: Mapping[str, Future[dict[str, bytes]]] | None = None,
+) -> dict[str, Path]:
+    """Draw every figure of a comparison into ``folder`` (PNG, and SVG with ``svg``).
+
+    Figures already drawn elsewhere are written as they are: the shared figures drawn in worker
+    processes (``ahead``, from :func:`submit_shared_figures`), and each scenario's own figures
+    drawn beside its traced replication (``comparison.drawn``). The others are drawn here.
+
+    Returns the PNGs by stem.
+    """
     written: dict[str, Path] = {}
 
     def save(fig: Any, stem: str) -> None:
         written[stem] = save_figure(fig, folder, stem, svg=svg)[0]
 
-    titles = {n: scenario_title(r.scenario) for n, r in results.items()}
-    save(forest_figure(comparison.table, comparison.baseline, titles=titles), "forest")
-    save(
-        neglect_survival_figure({titles[n]: r.cases for n, r in results.items()}),
-        "neglect_survival",
-    )
-    save(
-        backlog_figure(
-            {titles[n]: r.backlog for n, r in results.items()},
-            base.warmup_days,
-            start_date=_as_date(start_date_of(base)),
-        ),
-        "backlog",
-    )
-    if len(results) > 1:
-        save(metrics_figure(comparison.table, HEADLINE_METRICS, titles=titles), "headline_metrics")
-    rep = comparison.trace_replication
-    for name, result in results.items():
-        drawn = comparison.drawn.get(name)
-        if drawn is None:
-            for fig, stem in _scenario_figures(result, rep):
-                save(fig, stem)
-            continue
-        if drawn.error is not None:
-            raise RuntimeError(drawn.error)  # as if drawn here: the report is skipped
-        for file, content in drawn.files.items():
+    def write(files: Mapping[str, bytes]) -> None:
+        for file, content in files.items():
             (folder / file).write_bytes(content)
             if file.endswith(".png"):
                 written[file.removesuffix(".png")] = folder / file
+
+    for stem, figure in shared_figures(comparison).items():
+        files = _ahead(ahead, stem)
+        if files is None:
+            save(figure(), stem)
+        else:
+            write(files)
+    rep = comparison.trace_replication
+    for name, result in comparison.results.items():
+        drawn = comparison.drawn.get(name)
+        if drawn is None or drawn.error is not None:
+            # Not drawn beside the replication, or it failed there: drawn here (a real failure
+            # is raised here, and reported).
+            for fig, stem in _scenario_figures(result, rep):
+                save(fig, stem)
+        else:
+            write(drawn.files)
     return written
 
 
@@ -501,10 +556,18 @@ def _method(comparison: Comparison) -> list[str]:
 
 
 def write_figures_and_report(
-    comparison: Comparison, folder: Path, *, svg: bool = False
+    comparison: Comparison,
+    folder: Path,
+    *,
+    svg: bool = False,
+    ahead: Mapping[str, Future[dict[str, bytes]]] | None = None,
 ) -> dict[str, Any]:
-    """Write the figures (SVG too with ``svg``) and ``report.html``; returns manifest entries."""
-    figures = comparison_figures(comparison, folder, svg=svg)
+    """Write the figures (SVG too with ``svg``) and ``report.html``; returns manifest entries.
+
+    ``ahead``: the shared figures being drawn in worker processes (see
+    :func:`submit_shared_figures`).
+    """
+    figures = comparison_figures(comparison, folder, svg=svg, ahead=ahead)
     (folder / "report.html").write_text(render_report(comparison, figures), encoding="utf-8")
     formats = ("png", "svg") if svg else ("png",)
     files = sorted(f"{stem}.{ext}" for stem in figures for ext in formats)
