@@ -4,9 +4,9 @@
 scenarios/reform_*.yaml --baseline scenarios/polit_2016_as_was.yaml --workers 2`` runs in a fresh
 process into a temporary folder; its wall time is the figure (target ≤ 45 s on 2 cores), with
 the CPU time of the job and its workers and the parallel efficiency, CPU / (2 × wall) (target
-≥ 90%: both cores busy from start to end). The same process measures, as its baseline, the machine's parallel capacity just before: a
-pure-Python loop in two processes at once against one after another (1.0 on an idle 2-core
-machine, less when other jobs share it).
+≥ 90%: both cores busy from start to end). The same process measures, as its baseline, the
+machine's parallel capacity just before: a pure-Python loop in two processes at once against
+one after another (1.0 on an idle 2-core machine, less when other jobs share it).
 
 Run from the repository root (one to two minutes a round)::
 
