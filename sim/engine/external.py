@@ -8,6 +8,7 @@ from collections.abc import Callable
 import simpy
 
 from sim.domain.entities import Case
+from sim.engine.wakeups import Wakeup
 
 __all__ = ["ExternalUnit"]
 
@@ -49,8 +50,7 @@ class ExternalUnit:
     def _start(self, case: Case) -> None:
         self.busy += 1
         self.started[case.case_id] = self.env.now
-        event = self.env.timeout(case.external_days[self.stage])
-        event.callbacks.append(lambda _event: self._finish(case))
+        Wakeup(self.env, case.external_days[self.stage], lambda _event: self._finish(case))
 
     def _finish(self, case: Case) -> None:
         self.busy -= 1

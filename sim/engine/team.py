@@ -16,10 +16,9 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Sequence
 
-from simpy.events import Timeout
-
 from sim.domain.entities import Case, Detective
 from sim.engine.external import ExternalUnit
+from sim.engine.wakeups import Wakeup
 from sim.engine.work import EPSILON_HOURS, Work
 
 __all__ = ["EPSILON_HOURS", "ExternalUnit", "TeamState"]
@@ -68,7 +67,7 @@ class TeamState(Work):
         self._arrive_callback = self._arrive_next  # bound once
         if len(arrival_days):
             delay = arrival_days[0] - self.env.now  # the clock may start later than day 0
-            Timeout(self.env, delay).callbacks.append(self._arrive_callback)
+            Wakeup(self.env, delay, self._arrive_callback)
         for detective in self._detectives:
             detective.waiting = True
             self.notify(detective)
@@ -83,7 +82,7 @@ class TeamState(Work):
         days = self._arrival_days
         if i < len(days):
             env = self.env
-            Timeout(env, days[i] - env.now).callbacks.append(self._arrive_callback)
+            Wakeup(env, days[i] - env.now, self._arrive_callback)
         # arrive() and allocate(), inline
         self.open_cases += 1
         if self.stage_is_team[0]:

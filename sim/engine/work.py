@@ -1,19 +1,19 @@
 """Working: choosing the next case, blocks of work, stage progress and closing.
 
-The hot path. A block of work is one ``Timeout`` whose callback ends the block and starts the
-next, rather than a generator process; leave cancels a block in progress by bumping the
-detective's ``token``, so a stale block's callback does nothing. This halves the cost per event
-against generator processes and interrupts, and planners run thousands of replications.
+The hot path. A block of work is one scheduled callback (:class:`~sim.engine.wakeups.Wakeup`)
+that ends the block and starts the next, rather than a generator process; leave cancels a block
+in progress by bumping the detective's ``token``, so a stale block's callback does nothing. This
+halves the cost per event against generator processes and interrupts, and planners run
+thousands of replications.
 """
 
 from __future__ import annotations
 
 import heapq
 
-from simpy.events import Timeout
-
 from sim.domain.entities import Case, Detective
 from sim.engine.caseload import Caseloads
+from sim.engine.wakeups import Wakeup
 
 __all__ = ["EPSILON_HOURS", "Work"]
 
@@ -109,7 +109,7 @@ class Work(Caseloads):
         else:
             days = max(clock.calendar_time(clock.work_time(now) + hours / rate) - now, 0.0)
         # the block's token rides as the event's value; the callback is made once per detective
-        Timeout(env, days, token).callbacks.append(self._block_callbacks[detective])
+        Wakeup(env, days, self._block_callbacks[detective], token)
 
     def _sleep_until_rostered(self, detective: Detective, start: float) -> None:
         """Off the roster: ``detective`` chooses again when the next working day starts.
@@ -121,9 +121,7 @@ class Work(Caseloads):
         detective.solo_since = None
         detective.wake += 1
         wake = detective.wake
-        Timeout(self.env, start - self.env.now).callbacks.append(
-            lambda _event: self._wake(detective, wake)
-        )
+        Wakeup(self.env, start - self.env.now, lambda _event: self._wake(detective, wake))
 
     def _wake(self, detective: Detective, wake: int) -> None:
         if wake == detective.wake and detective.current is None and not detective.waiting:
@@ -162,8 +160,10 @@ class Work(Caseloads):
             # day ended (up to rounding) is cut now.
             boundary = max(clock.calendar_time(begun + elapsed_blocks * block_days), self.env.now)
         token = detective.token
-        Timeout(self.env, boundary - self.env.now).callbacks.append(
-            lambda _event: self._cut_and_continue(detective, token)
+        Wakeup(
+            self.env,
+            boundary - self.env.now,
+            lambda _event: self._cut_and_continue(detective, token),
         )
 
     def _cut_and_continue(self, detective: Detective, token: int) -> None:
@@ -172,9 +172,9 @@ class Work(Caseloads):
         self._cut_block(detective)
         self.work_next(detective)
 
-    def _block_done(self, detective: Detective, event: Timeout) -> None:
+    def _block_done(self, detective: Detective, event: Wakeup) -> None:
         """Callback: a block ends (unless leave cancelled it meanwhile: its token is stale)."""
-        if event.value != detective.token:
+        if event._value != detective.token:
             return
         case, hours, started, _rate = detective.block
         # stop_work(), inline
