@@ -141,7 +141,7 @@ def run_bounded(env: simpy.Environment, until: float, limit: int, what: str) -> 
         while True:
             for _ in range(10_000):
                 env._now, _, _, event = pop(queue)
-                callbacks, event.callbacks = event.callbacks, None
+                callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
                 for callback in callbacks:
                     callback(event)
                 if not event._ok and not hasattr(event, "_defused"):

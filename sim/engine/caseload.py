@@ -93,7 +93,7 @@ class Caseloads:
         self.cases: list[Case] = []
         self._arrived = 0
         self._arrival_days: Sequence[float] = ()
-        self._make_case: Callable[[int], Case] = lambda i: Case(i, 0.0, 0, [], [])
+        self._new_referral: Callable[[], Case] = lambda: Case(0, 0.0, 0, [], [])
         self.indexed = self.index_work_order and bool(getattr(work_order, "stable_key", False))
         self._key = work_order.key
         self._heaps: dict[Detective, list[tuple[Any, ...]]] = {d: [] for d in detectives}
@@ -183,7 +183,7 @@ class Caseloads:
     ) -> None:
         """Make ``detective`` the owner of ``case``; ``moved`` marks a reallocation."""
         previous = case.owner
-        now = self.env.now
+        now = self.env._now
         if previous is not None:
             self._leave_caseload(case, previous)
             case.hand_over(now)

@@ -49,7 +49,7 @@ class ExternalUnit:
 
     def _start(self, case: Case) -> None:
         self.busy += 1
-        self.started[case.case_id] = self.env.now
+        self.started[case.case_id] = self.env._now
         Wakeup(self.env, case.external_days[self.stage], lambda _event: self._finish(case))
 
     def _finish(self, case: Case) -> None:

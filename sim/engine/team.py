@@ -60,10 +60,14 @@ class TeamState(Work):
     case a review flags.
     """
 
-    def start(self, arrival_days: Sequence[float], make_case: Callable[[int], Case]) -> None:
-        """Schedule the referrals and set every detective to work."""
+    def start(self, arrival_days: Sequence[float], new_referral: Callable[[], Case]) -> None:
+        """Schedule the referrals and set every detective to work.
+
+        ``new_referral()`` makes the next referral's case, in the order of ``arrival_days`` (a
+        ``map(Case, ...).__next__`` makes them without a Python call per case).
+        """
         self._arrival_days = arrival_days
-        self._make_case = make_case
+        self._new_referral = new_referral
         self._arrive_callback = self._arrive_next  # bound once
         if len(arrival_days):
             delay = arrival_days[0] - self.env.now  # the clock may start later than day 0
@@ -74,15 +78,14 @@ class TeamState(Work):
 
     def _arrive_next(self, _event: object) -> None:
         """Callback: the next referral arrives; the one after it is scheduled."""
-        i = self._arrived
-        case = self._make_case(i)
+        case = self._new_referral()
         self.cases.append(case)
+        i = self._arrived
         i += 1
         self._arrived = i
         days = self._arrival_days
         if i < len(days):
-            env = self.env
-            Wakeup(env, days[i] - env.now, self._arrive_callback)
+            Wakeup(self.env, days[i] - self.env._now, self._arrive_callback)
         # arrive() and allocate(), inline
         self.open_cases += 1
         if self.stage_is_team[0]:

@@ -40,4 +40,4 @@ class Wakeup:
             raise ValueError(f"negative delay {delay}")
         self.callbacks: list[Callable[[Any], None]] | None = [callback]
         self._value = value
-        heappush(env._queue, (env._now + delay, _NORMAL, next(env._eid), self))  # type: ignore[attr-defined]
+        heappush(env._queue, (env._now + delay, _NORMAL, next(env._eid), self))  # type: ignore[misc]

@@ -43,7 +43,7 @@ class Work(Caseloads):
             detective.waiting = True
             return
         env = self.env
-        now = env.now
+        now = env._now
         clock = detective.clock
         if clock is not None and not clock.is_working(now):
             self._sleep_until_rostered(detective, clock.next_start(now))
@@ -178,7 +178,7 @@ class Work(Caseloads):
             return
         case, hours, started, _rate = detective.block
         # stop_work(), inline
-        now = self.env.now
+        now = self.env._now
         detective.current = None
         detective.hours_worked += hours
         case.worked_hours += hours
@@ -244,7 +244,7 @@ class Work(Caseloads):
         ``now``: the clock, when the caller has read it already.
         """
         if now is None:
-            now = self.env.now
+            now = self.env._now
         if self.detail and self.trace is not None:
             self.trace.append(("stage_end", now, case.case_id, case.stage))
         if case.stage == self.enforcement_stage:
@@ -266,7 +266,7 @@ class Work(Caseloads):
 
     def external_done(self, case: Case) -> None:
         """An external unit finished with ``case``: that is progress."""
-        now = self.env.now
+        now = self.env._now
         if now - case.stalled_since > case.longest_gap_days:  # type: ignore[operator]
             case.longest_gap_days = now - case.stalled_since  # type: ignore[operator]
         case.stalled_since = now
