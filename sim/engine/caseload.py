@@ -252,7 +252,13 @@ class Caseloads:
             and detective.absences == 0
             and len(detective.caseload) < detective.pull_limit
         ):
-            self.notify(detective)
+            # notify(), inline; a detective between blocks (neither waiting nor working: the
+            # block that just ended chooses again next) needs nothing
+            if detective.waiting:
+                detective.waiting = False
+                self.work_next(detective)
+            elif detective.solo_since is not None and detective.current is not None:
+                self.reconsider(detective)
 
     def enqueue(self, case: Case) -> None:
         """Put an unowned case in the team queue (pull rules) or the pool (push rules)."""

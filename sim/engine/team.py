@@ -76,7 +76,7 @@ class TeamState(Work):
             detective.waiting = True
             self.notify(detective)
 
-    def _arrive_next(self, _event: object) -> None:
+    def _arrive_next(self, event: Wakeup) -> None:
         """Callback: the next referral arrives; the one after it is scheduled."""
         case = self._new_referral()
         self.cases.append(case)
@@ -85,7 +85,7 @@ class TeamState(Work):
         self._arrived = i
         days = self._arrival_days
         if i < len(days):
-            Wakeup(self.env, days[i] - self.env._now, self._arrive_callback)
+            event.again(self.env, days[i] - self.env._now, self._arrive_callback)
         # arrive() and allocate(), inline
         self.open_cases += 1
         if self.stage_is_team[0]:
