@@ -50,7 +50,11 @@ class ExternalUnit:
     def _start(self, case: Case) -> None:
         self.busy += 1
         self.started[case.case_id] = self.env._now
-        Wakeup(self.env, case.external_days[self.stage], lambda _event: self._finish(case))
+        Wakeup(self.env, case.external_days[self.stage], self._finished, case)
+
+    def _finished(self, event: Wakeup) -> None:
+        """Callback: a case's time at the unit is over (the case rides as the event's value)."""
+        self._finish(event._value)
 
     def _finish(self, case: Case) -> None:
         self.busy -= 1
