@@ -81,7 +81,10 @@ class Caseloads:
         # with a trace: also each stage's end and every leave episode (for case-event logs)
         self.detail = False
         self.units: dict[int, ExternalUnit] = {}
-        self.queue: list[tuple[tuple[float, ...], Case]] = []
+        # The team queue: (work-order key, arrival in the queue, case). The count breaks ties of
+        # a plug-in rule's keys first come, first served (cases themselves do not compare).
+        self.queue: list[tuple[Any, int, Case]] = []
+        self._queued = itertools.count()
         self.pool: list[Case] = []
         for detective in detectives:
             detective.pull_limit = allocation.pull_limit(detective)
@@ -272,18 +275,18 @@ class Caseloads:
                 for detective in with_room:
                     if detective.waiting and detective.absences == 0:
                         if queue:
-                            heapq.heappush(queue, (self._key(case), case))
+                            heapq.heappush(queue, (self._key(case), next(self._queued), case))
                         else:  # the waiting detective would pull this very case
                             self.assign(case, detective, notify=False)
                         detective.waiting = False  # notify(), inline
                         self.work_next(detective)
                         return
-                heapq.heappush(queue, (self._key(case), case))
+                heapq.heappush(queue, (self._key(case), next(self._queued), case))
                 for detective in with_room:
                     if detective.solo_since is not None:
                         self.reconsider(detective)
             else:
-                heapq.heappush(queue, (self._key(case), case))
+                heapq.heappush(queue, (self._key(case), next(self._queued), case))
         else:
             self.pool.append(case)
 
@@ -307,7 +310,7 @@ class Caseloads:
                 del self.pool[i]
                 return
         queue = self.queue
-        for i, (_key, queued) in enumerate(queue):
+        for i, (_key, _n, queued) in enumerate(queue):
             if queued is case:
                 queue[i] = queue[-1]
                 queue.pop()

@@ -96,7 +96,7 @@ class TeamState(Work):
             self.units[0].submit(case)
         if not self.pushes:
             if self.pulls and not self._with_room:  # nobody can take it now: it queues
-                heapq.heappush(self.queue, (self._key(case), case))
+                heapq.heappush(self.queue, (self._key(case), next(self._queued), case))
             else:
                 self.enqueue(case)
             return

@@ -55,7 +55,7 @@ class Work(Caseloads):
             queue = self.queue
             if queue:
                 if held + 1 == detective.pull_limit:  # room for one: _pull(), inline
-                    self.assign(heapq.heappop(queue)[1], detective, notify=False)
+                    self.assign(heapq.heappop(queue)[2], detective, notify=False)
                 else:
                     self._pull(detective)
                 held = len(caseload)
@@ -221,7 +221,7 @@ class Work(Caseloads):
         limit = detective.pull_limit
         caseload = detective.caseload
         while queue and len(caseload) < limit:
-            self.assign(heapq.heappop(queue)[1], detective, notify=False)
+            self.assign(heapq.heappop(queue)[2], detective, notify=False)
 
     def stop_work(self, detective: Detective, case: Case, hours: float, started: float) -> None:
         """``detective`` ends a block on ``case`` having worked ``hours``."""
