@@ -111,9 +111,10 @@ class Caseloads:
             i for i, d in enumerate(self._detectives) if len(d.caseload) < d.pull_limit
         }
         self._load_indexes: dict[tuple[bool, bool], LoadIndex] = {}
-        # each detective's end-of-block callback, made once (a block's token is its event's value)
-        self._block_callbacks: dict[Detective, Callable[[Any], None]] = {
-            d: partial(self._block_done, d) for d in self._detectives
+        # Each detective's end-of-block callback list, made once: every block's event of that
+        # detective shares it (the block's token is the event's value). Nothing appends to it.
+        self._block_callbacks: dict[Detective, list[Callable[[Any], None]]] = {
+            d: [partial(self._block_done, d)] for d in self._detectives
         }
 
     # --- TeamView ---------------------------------------------------------------------------

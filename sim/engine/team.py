@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from sim.domain.entities import Case, Detective
 from sim.engine.external import ExternalUnit
@@ -68,10 +69,11 @@ class TeamState(Work):
         """
         self._arrival_days = arrival_days
         self._new_referral = new_referral
-        self._arrive_callback = self._arrive_next  # bound once
+        # bound once; every arrival's event shares the list (nothing appends to it)
+        self._arrive_callbacks: list[Callable[[Any], None]] = [self._arrive_next]
         if len(arrival_days):
             delay = arrival_days[0] - self.env.now  # the clock may start later than day 0
-            Wakeup(self.env, delay, self._arrive_callback)
+            Wakeup(self.env, delay, self._arrive_next).callbacks = self._arrive_callbacks
         for detective in self._detectives:
             detective.waiting = True
             self.notify(detective)
@@ -85,7 +87,11 @@ class TeamState(Work):
         self._arrived = i
         days = self._arrival_days
         if i < len(days):
-            event.again(self.env, days[i] - self.env._now, self._arrive_callback)
+            # event.again(), inline: the arrival's event, processed, is scheduled once more
+            env = self.env
+            now = env._now
+            event.callbacks = self._arrive_callbacks
+            heapq.heappush(env._queue, (now + (days[i] - now), 1, next(env._eid), event))  # type: ignore[misc]
         # arrive() and allocate(), inline
         self.open_cases += 1
         if self.stage_is_team[0]:

@@ -17,6 +17,8 @@ from sim.engine.wakeups import Wakeup
 
 __all__ = ["EPSILON_HOURS", "Work"]
 
+_new_wakeup = object.__new__
+
 EPSILON_HOURS = 1e-9
 """Work left below this is treated as done (floating-point dust)."""
 
@@ -108,8 +110,14 @@ class Work(Caseloads):
             days = hours / rate
         else:
             days = max(clock.calendar_time(clock.work_time(now) + hours / rate) - now, 0.0)
-        # the block's token rides as the event's value; the callback is made once per detective
-        Wakeup(env, days, self._block_callbacks[detective], token)
+        # Wakeup(env, days, callback, token), inline: the block's token rides as the event's
+        # value, and the callback is made once per detective
+        if days < 0.0:
+            raise ValueError(f"negative block length {days}")
+        event = _new_wakeup(Wakeup)
+        event.callbacks = self._block_callbacks[detective]
+        event._value = token
+        heapq.heappush(env._queue, (now + days, 1, next(env._eid), event))  # type: ignore[misc]
 
     def _sleep_until_rostered(self, detective: Detective, start: float) -> None:
         """Off the roster: ``detective`` chooses again when the next working day starts.
