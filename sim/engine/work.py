@@ -195,7 +195,14 @@ class Work(Caseloads):
         if self.trace is not None:
             self.trace.append(("work", started, now, detective.name, case.case_id, hours))
         if remaining <= EPSILON_HOURS:
-            self.advance(case, now)
+            stage = case.stage
+            if stage == self.last_stage and not self.detail:
+                # advance(), inline for the last stage: the case closes
+                if stage == self.enforcement_stage:
+                    case.enforcement_day = now
+                self.close(case, now)
+            else:
+                self.advance(case, now)
         else:
             case.idle_since = now
         self.work_next(detective)
