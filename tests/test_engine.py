@@ -96,6 +96,8 @@ def run_team(
         days = r.external_days or [0.0] * len(r.efforts)
         return Case(i, r.day, int(r.grade), list(r.efforts), list(days))
 
+    new_referral = map(make_case, range(len(referrals))).__next__
+
     def takes_leave(name: str, start: float, days: float) -> Generator[simpy.Event, Any, None]:
         """Process: detective ``name`` is away for ``days`` from ``start``."""
         detective = team.by_name(name)
@@ -107,7 +109,7 @@ def run_team(
 
     for name, start, days in leave:
         env.process(takes_leave(name, start, days))
-    team.start([r.day for r in referrals], make_case)
+    team.start([r.day for r in referrals], new_referral)
     env.run(until=until)
     return team, trace
 

@@ -105,10 +105,7 @@ def test_ties_on_the_key_break_in_caseload_order(scenario: Scenario, data: st.Da
 def tie_prone_run_matches_the_scan(scenario: Scenario, data: st.DataObject) -> None:
     """The scenario with the ``grade_only`` work order: indexed run = scanning run."""
     raw: dict[str, Any] = scenario.model_dump(mode="json", by_alias=True)
-    raw["policies"]["work_order"] = {"rule": "grade_only"}
-    if raw["policies"]["allocation"]["rule"] == "team_queue":
-        # the team queue orders (key, case) pairs, which cannot compare tied keys
-        raw["policies"]["allocation"] = {"rule": "least_loaded_fte"}
+    raw["policies"]["work_order"] = {"rule": "grade_only"}  # team queues included: ties break FIFO
     if data.draw(st.booleans()):  # one grade: every key ties unless a priority differs
         raw["cases"]["grades"] = {"high": {"share": 1.0, "target_days": 7}}
     assert_same_records(*heap_and_scan(validate_mapping(raw, "prop")))
@@ -147,3 +144,57 @@ def test_a_rule_without_a_stable_key_is_scanned() -> None:
         np.random.default_rng(0),
     )
     assert not team.indexed
+
+
+@dataclass(frozen=True)
+class AllTie:
+    """No preference at all: every key is the same."""
+
+    def key(self, case: Case) -> tuple[float, ...]:
+        return (0.0,)
+
+
+def test_a_team_queue_breaks_tied_keys_first_come_first_served() -> None:
+    """Under team_queue a rule whose keys all tie serves the queue in order of joining it.
+
+    Without leave or reallocation cases join the queue in arrival order, so the run must equal
+    oldest_first (priority, then arrival) case for case; before the fix the queue compared two
+    cases and the run crashed.
+    """
+    raw: dict[str, Any] = {
+        "name": "ties",
+        "horizon_days": 400,
+        "team": {
+            "detectives": [{"name": "dc", "count": 3, "fte": 1.0}],
+            "sergeants": 1,
+            "hours_per_week": 37.5,
+        },
+        "cases": {
+            "arrivals": {"rate_per_year": 200},
+            "grades": {
+                "high": {"share": 0.3, "target_days": 30},
+                "low": {"share": 0.7, "target_days": 90},
+            },
+            "stages": [{"name": "work", "effort_hours": {"dist": "exponential", "mean": 40}}],
+        },
+        "policies": {"allocation": {"rule": "team_queue", "max_cases_per_detective": 2}},
+    }
+    WORK_ORDER.register("all_tie")(AllTie)
+    try:
+        tied = run_replication(
+            validate_mapping(
+                {**raw, "policies": {**raw["policies"], "work_order": {"rule": "all_tie"}}}, "t"
+            ),
+            0,
+        )
+    finally:
+        WORK_ORDER._rules.pop("all_tie")
+    oldest = run_replication(
+        validate_mapping(
+            {**raw, "policies": {**raw["policies"], "work_order": {"rule": "oldest_first"}}}, "t"
+        ),
+        0,
+    )
+    assert len(tied.cases["case_id"]) > 100
+    assert np.isfinite(tied.cases["closed_day"]).sum() > 50
+    assert_same_records(tied, oldest)

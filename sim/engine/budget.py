@@ -9,6 +9,7 @@ before they start; :func:`run_bounded` runs a replication and stops it cleanly w
 
 from __future__ import annotations
 
+import heapq
 import math
 from typing import Any
 
@@ -131,12 +132,23 @@ def run_bounded(env: simpy.Environment, until: float, limit: int, what: str) -> 
     stop._value = None
     env.schedule(stop, URGENT, until - env.now)
     stop.callbacks.append(StopSimulation.callback)
-    step = env.step
+    # Environment.step() of SimPy 4, inline: one call less per event. The stop event above is
+    # always in the queue until it ends the loop, so the queue never runs dry here.
+    queue = env._queue
+    pop = heapq.heappop
     steps = 0
     try:
         while True:
             for _ in range(10_000):
-                step()
+                env._now, _, _, event = pop(queue)
+                callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
+                for callback in callbacks:
+                    callback(event)
+                if not event._ok and not hasattr(event, "_defused"):
+                    # a failed event nobody handled: raise a copy, as Environment.step does
+                    exc = type(event._value)(*event._value.args)
+                    exc.__cause__ = event._value
+                    raise exc
             steps += 10_000
             if steps > limit:
                 raise WorkLimitExceeded(

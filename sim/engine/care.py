@@ -38,30 +38,39 @@ class WellbeingCare(SupervisionState):
                 if case.owner is not None and case.closed_day is None:
                     self.team.notify(case.owner)
         total = 0.0
+        counting = counts.counting(now - days)
+        threshold = getattr(policy, "threshold", 1.0)
+        support_until = self.support_until
+        weekly_hours = self.hours_per_week
+        overload_of, exposure_of = policy.overload, policy.exposure
+        step, effects = policy.step, policy.effects
         for d in self.team.detectives:
-            supported = self.support_until.get(d.index, -1.0) > now
+            supported = support_until.get(d.index, -1.0) > now
             if not supported and d.relief > 0.0:
                 self.team.set_relief(d, 0.0)
             if d.absences == 0:
-                overload = policy.overload(self.hours_in_hand(d), d.fte * self.hours_per_week)
-                exposure = policy.exposure(d.fte)
+                # hours_in_hand(d), inline (a list is summed faster than a generator, same order)
+                in_hand = sum([c.remaining_hours for c in d.caseload if not c.parked])
+                overload = overload_of(in_hand, d.fte * weekly_hours)
+                exposure = exposure_of(d.fte)
             else:
                 overload = exposure = 0.0
             before = d.strain
-            d.strain = policy.step(before, overload, exposure, supported, days)
+            d.strain = step(before, overload, exposure, supported, days)
             productivity = d.productivity
-            d.productivity, d.sickness_multiplier = policy.effects(d.strain)
+            d.productivity, d.sickness_multiplier = effects(d.strain)
             if d.productivity != productivity:
                 # A lone case is worked to the end of its stage in one event; the new rate must
                 # take effect at the next block boundary, as it would block by block.
                 self.team.reconsider(d)
-            if counts.counting(now - days):
+            if counting:
                 # Trapezoid over the step: strain moves smoothly between updates.
                 total += 0.5 * (before + d.strain)
-                counts.strain_peak = max(counts.strain_peak, d.strain)
-                if d.strain >= getattr(policy, "threshold", 1.0):
+                if d.strain > counts.strain_peak:
+                    counts.strain_peak = d.strain
+                if d.strain >= threshold:
                     counts.high_strain_days += days
-        if counts.counting(now - days) and self.team.detectives:
+        if counting and self.team.detectives:
             counts.strain_area += total / len(self.team.detectives) * days
             counts.strain_time += days
 

@@ -81,7 +81,10 @@ class Caseloads:
         # with a trace: also each stage's end and every leave episode (for case-event logs)
         self.detail = False
         self.units: dict[int, ExternalUnit] = {}
-        self.queue: list[tuple[tuple[float, ...], Case]] = []
+        # The team queue: (work-order key, arrival in the queue, case). The count breaks ties of
+        # a plug-in rule's keys first come, first served (cases themselves do not compare).
+        self.queue: list[tuple[Any, int, Case]] = []
+        self._queued = itertools.count()
         self.pool: list[Case] = []
         for detective in detectives:
             detective.pull_limit = allocation.pull_limit(detective)
@@ -93,7 +96,7 @@ class Caseloads:
         self.cases: list[Case] = []
         self._arrived = 0
         self._arrival_days: Sequence[float] = ()
-        self._make_case: Callable[[int], Case] = lambda i: Case(i, 0.0, 0, [], [])
+        self._new_referral: Callable[[], Case] = lambda: Case(0, 0.0, 0, [], [])
         self.indexed = self.index_work_order and bool(getattr(work_order, "stable_key", False))
         self._key = work_order.key
         self._heaps: dict[Detective, list[tuple[Any, ...]]] = {d: [] for d in detectives}
@@ -108,9 +111,10 @@ class Caseloads:
             i for i, d in enumerate(self._detectives) if len(d.caseload) < d.pull_limit
         }
         self._load_indexes: dict[tuple[bool, bool], LoadIndex] = {}
-        # each detective's end-of-block callback, made once (a block's token is its event's value)
-        self._block_callbacks: dict[Detective, Callable[[Any], None]] = {
-            d: partial(self._block_done, d) for d in self._detectives
+        # Each detective's end-of-block callback list, made once: every block's event of that
+        # detective shares it (the block's token is the event's value). Nothing appends to it.
+        self._block_callbacks: dict[Detective, list[Callable[[Any], None]]] = {
+            d: [partial(self._block_done, d)] for d in self._detectives
         }
 
     # --- TeamView ---------------------------------------------------------------------------
@@ -183,7 +187,7 @@ class Caseloads:
     ) -> None:
         """Make ``detective`` the owner of ``case``; ``moved`` marks a reallocation."""
         previous = case.owner
-        now = self.env.now
+        now = self.env._now
         if previous is not None:
             self._leave_caseload(case, previous)
             case.hand_over(now)
@@ -252,7 +256,13 @@ class Caseloads:
             and detective.absences == 0
             and len(detective.caseload) < detective.pull_limit
         ):
-            self.notify(detective)
+            # notify(), inline; a detective between blocks (neither waiting nor working: the
+            # block that just ended chooses again next) needs nothing
+            if detective.waiting:
+                detective.waiting = False
+                self.work_next(detective)
+            elif detective.solo_since is not None and detective.current is not None:
+                self.reconsider(detective)
 
     def enqueue(self, case: Case) -> None:
         """Put an unowned case in the team queue (pull rules) or the pool (push rules)."""
@@ -266,18 +276,18 @@ class Caseloads:
                 for detective in with_room:
                     if detective.waiting and detective.absences == 0:
                         if queue:
-                            heapq.heappush(queue, (self._key(case), case))
+                            heapq.heappush(queue, (self._key(case), next(self._queued), case))
                         else:  # the waiting detective would pull this very case
                             self.assign(case, detective, notify=False)
                         detective.waiting = False  # notify(), inline
                         self.work_next(detective)
                         return
-                heapq.heappush(queue, (self._key(case), case))
+                heapq.heappush(queue, (self._key(case), next(self._queued), case))
                 for detective in with_room:
                     if detective.solo_since is not None:
                         self.reconsider(detective)
             else:
-                heapq.heappush(queue, (self._key(case), case))
+                heapq.heappush(queue, (self._key(case), next(self._queued), case))
         else:
             self.pool.append(case)
 
@@ -301,7 +311,7 @@ class Caseloads:
                 del self.pool[i]
                 return
         queue = self.queue
-        for i, (_key, queued) in enumerate(queue):
+        for i, (_key, _n, queued) in enumerate(queue):
             if queued is case:
                 queue[i] = queue[-1]
                 queue.pop()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import simpy
 
 from sim.domain.entities import Case
+from sim.engine.wakeups import Wakeup
 
 __all__ = ["ExternalUnit"]
 
@@ -48,9 +49,12 @@ class ExternalUnit:
 
     def _start(self, case: Case) -> None:
         self.busy += 1
-        self.started[case.case_id] = self.env.now
-        event = self.env.timeout(case.external_days[self.stage])
-        event.callbacks.append(lambda _event: self._finish(case))
+        self.started[case.case_id] = self.env._now
+        Wakeup(self.env, case.external_days[self.stage], self._finished, case)
+
+    def _finished(self, event: Wakeup) -> None:
+        """Callback: a case's time at the unit is over (the case rides as the event's value)."""
+        self._finish(event._value)
 
     def _finish(self, case: Case) -> None:
         self.busy -= 1

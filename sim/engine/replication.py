@@ -150,11 +150,16 @@ def _run_replication(
 
     arrival_days = arrival.tolist()  # the same floats as float(arrival[j]), read faster
 
-    def make_case(i: int) -> Case:
-        j = first + i
-        return Case(j, arrival_days[j], grade[j], efforts[j], external_days[j], devices[j])
-
-    team.start(arrival_days[first:], make_case)
+    new_referral = map(
+        Case,
+        range(first, len(arrival_days)),
+        arrival_days[first:],
+        grade[first:],
+        efforts[first:],
+        external_days[first:],
+        devices[first:],
+    ).__next__
+    team.start(arrival_days[first:], new_referral)
     wellbeing = WELLBEING.build(policies.wellbeing) if policies.wellbeing is not None else None
     sickness_max = wellbeing.max_sickness_multiplier if wellbeing is not None else 1.0
     routes: dict[str, float] = wellbeing.cadences() if wellbeing is not None else {}

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Sequence
-
-from simpy.events import Timeout
+from typing import Any
 
 from sim.domain.entities import Case, Detective
 from sim.engine.external import ExternalUnit
+from sim.engine.wakeups import Wakeup
 from sim.engine.work import EPSILON_HOURS, Work
 
 __all__ = ["EPSILON_HOURS", "ExternalUnit", "TeamState"]
@@ -61,29 +61,37 @@ class TeamState(Work):
     case a review flags.
     """
 
-    def start(self, arrival_days: Sequence[float], make_case: Callable[[int], Case]) -> None:
-        """Schedule the referrals and set every detective to work."""
+    def start(self, arrival_days: Sequence[float], new_referral: Callable[[], Case]) -> None:
+        """Schedule the referrals and set every detective to work.
+
+        ``new_referral()`` makes the next referral's case, in the order of ``arrival_days`` (a
+        ``map(Case, ...).__next__`` makes them without a Python call per case).
+        """
         self._arrival_days = arrival_days
-        self._make_case = make_case
-        self._arrive_callback = self._arrive_next  # bound once
+        self._new_referral = new_referral
+        # bound once; every arrival's event shares the list (nothing appends to it)
+        self._arrive_callbacks: list[Callable[[Any], None]] = [self._arrive_next]
         if len(arrival_days):
             delay = arrival_days[0] - self.env.now  # the clock may start later than day 0
-            Timeout(self.env, delay).callbacks.append(self._arrive_callback)
+            Wakeup(self.env, delay, self._arrive_next).callbacks = self._arrive_callbacks
         for detective in self._detectives:
             detective.waiting = True
             self.notify(detective)
 
-    def _arrive_next(self, _event: object) -> None:
+    def _arrive_next(self, event: Wakeup) -> None:
         """Callback: the next referral arrives; the one after it is scheduled."""
-        i = self._arrived
-        case = self._make_case(i)
+        case = self._new_referral()
         self.cases.append(case)
+        i = self._arrived
         i += 1
         self._arrived = i
         days = self._arrival_days
         if i < len(days):
+            # event.again(), inline: the arrival's event, processed, is scheduled once more
             env = self.env
-            Timeout(env, days[i] - env.now).callbacks.append(self._arrive_callback)
+            now = env._now
+            event.callbacks = self._arrive_callbacks
+            heapq.heappush(env._queue, (now + (days[i] - now), 1, next(env._eid), event))  # type: ignore[misc]
         # arrive() and allocate(), inline
         self.open_cases += 1
         if self.stage_is_team[0]:
@@ -94,7 +102,7 @@ class TeamState(Work):
             self.units[0].submit(case)
         if not self.pushes:
             if self.pulls and not self._with_room:  # nobody can take it now: it queues
-                heapq.heappush(self.queue, (self._key(case), case))
+                heapq.heappush(self.queue, (self._key(case), next(self._queued), case))
             else:
                 self.enqueue(case)
             return

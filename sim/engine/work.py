@@ -1,21 +1,23 @@
 """Working: choosing the next case, blocks of work, stage progress and closing.
 
-The hot path. A block of work is one ``Timeout`` whose callback ends the block and starts the
-next, rather than a generator process; leave cancels a block in progress by bumping the
-detective's ``token``, so a stale block's callback does nothing. This halves the cost per event
-against generator processes and interrupts, and planners run thousands of replications.
+The hot path. A block of work is one scheduled callback (:class:`~sim.engine.wakeups.Wakeup`)
+that ends the block and starts the next, rather than a generator process; leave cancels a block
+in progress by bumping the detective's ``token``, so a stale block's callback does nothing. This
+halves the cost per event against generator processes and interrupts, and planners run
+thousands of replications.
 """
 
 from __future__ import annotations
 
 import heapq
 
-from simpy.events import Timeout
-
 from sim.domain.entities import Case, Detective
 from sim.engine.caseload import Caseloads
+from sim.engine.wakeups import Wakeup
 
 __all__ = ["EPSILON_HOURS", "Work"]
+
+_new_wakeup = object.__new__
 
 EPSILON_HOURS = 1e-9
 """Work left below this is treated as done (floating-point dust)."""
@@ -43,7 +45,7 @@ class Work(Caseloads):
             detective.waiting = True
             return
         env = self.env
-        now = env.now
+        now = env._now
         clock = detective.clock
         if clock is not None and not clock.is_working(now):
             self._sleep_until_rostered(detective, clock.next_start(now))
@@ -55,7 +57,7 @@ class Work(Caseloads):
             queue = self.queue
             if queue:
                 if held + 1 == detective.pull_limit:  # room for one: _pull(), inline
-                    self.assign(heapq.heappop(queue)[1], detective, notify=False)
+                    self.assign(heapq.heappop(queue)[2], detective, notify=False)
                 else:
                     self._pull(detective)
                 held = len(caseload)
@@ -108,8 +110,14 @@ class Work(Caseloads):
             days = hours / rate
         else:
             days = max(clock.calendar_time(clock.work_time(now) + hours / rate) - now, 0.0)
-        # the block's token rides as the event's value; the callback is made once per detective
-        Timeout(env, days, token).callbacks.append(self._block_callbacks[detective])
+        # Wakeup(env, days, callback, token), inline: the block's token rides as the event's
+        # value, and the callback is made once per detective
+        if days < 0.0:
+            raise ValueError(f"negative block length {days}")
+        event = _new_wakeup(Wakeup)
+        event.callbacks = self._block_callbacks[detective]
+        event._value = token
+        heapq.heappush(env._queue, (now + days, 1, next(env._eid), event))  # type: ignore[misc]
 
     def _sleep_until_rostered(self, detective: Detective, start: float) -> None:
         """Off the roster: ``detective`` chooses again when the next working day starts.
@@ -121,9 +129,7 @@ class Work(Caseloads):
         detective.solo_since = None
         detective.wake += 1
         wake = detective.wake
-        Timeout(self.env, start - self.env.now).callbacks.append(
-            lambda _event: self._wake(detective, wake)
-        )
+        Wakeup(self.env, start - self.env.now, lambda _event: self._wake(detective, wake))
 
     def _wake(self, detective: Detective, wake: int) -> None:
         if wake == detective.wake and detective.current is None and not detective.waiting:
@@ -162,8 +168,10 @@ class Work(Caseloads):
             # day ended (up to rounding) is cut now.
             boundary = max(clock.calendar_time(begun + elapsed_blocks * block_days), self.env.now)
         token = detective.token
-        Timeout(self.env, boundary - self.env.now).callbacks.append(
-            lambda _event: self._cut_and_continue(detective, token)
+        Wakeup(
+            self.env,
+            boundary - self.env.now,
+            lambda _event: self._cut_and_continue(detective, token),
         )
 
     def _cut_and_continue(self, detective: Detective, token: int) -> None:
@@ -172,13 +180,13 @@ class Work(Caseloads):
         self._cut_block(detective)
         self.work_next(detective)
 
-    def _block_done(self, detective: Detective, event: Timeout) -> None:
+    def _block_done(self, detective: Detective, event: Wakeup) -> None:
         """Callback: a block ends (unless leave cancelled it meanwhile: its token is stale)."""
-        if event.value != detective.token:
+        if event._value != detective.token:
             return
         case, hours, started, _rate = detective.block
         # stop_work(), inline
-        now = self.env.now
+        now = self.env._now
         detective.current = None
         detective.hours_worked += hours
         case.worked_hours += hours
@@ -187,7 +195,14 @@ class Work(Caseloads):
         if self.trace is not None:
             self.trace.append(("work", started, now, detective.name, case.case_id, hours))
         if remaining <= EPSILON_HOURS:
-            self.advance(case, now)
+            stage = case.stage
+            if stage == self.last_stage and not self.detail:
+                # advance(), inline for the last stage: the case closes
+                if stage == self.enforcement_stage:
+                    case.enforcement_day = now
+                self.close(case, now)
+            else:
+                self.advance(case, now)
         else:
             case.idle_since = now
         self.work_next(detective)
@@ -221,7 +236,7 @@ class Work(Caseloads):
         limit = detective.pull_limit
         caseload = detective.caseload
         while queue and len(caseload) < limit:
-            self.assign(heapq.heappop(queue)[1], detective, notify=False)
+            self.assign(heapq.heappop(queue)[2], detective, notify=False)
 
     def stop_work(self, detective: Detective, case: Case, hours: float, started: float) -> None:
         """``detective`` ends a block on ``case`` having worked ``hours``."""
@@ -244,7 +259,7 @@ class Work(Caseloads):
         ``now``: the clock, when the caller has read it already.
         """
         if now is None:
-            now = self.env.now
+            now = self.env._now
         if self.detail and self.trace is not None:
             self.trace.append(("stage_end", now, case.case_id, case.stage))
         if case.stage == self.enforcement_stage:
@@ -266,7 +281,7 @@ class Work(Caseloads):
 
     def external_done(self, case: Case) -> None:
         """An external unit finished with ``case``: that is progress."""
-        now = self.env.now
+        now = self.env._now
         if now - case.stalled_since > case.longest_gap_days:  # type: ignore[operator]
             case.longest_gap_days = now - case.stalled_since  # type: ignore[operator]
         case.stalled_since = now

@@ -145,7 +145,7 @@ class Registry(Generic[T]):
         try:
             # Strict first (no `yes` for a number, no '120' for 120), then build the dataclass.
             _strict_parameters(cls).validate_python(params)
-            policy: T = TypeAdapter(cls).validate_python(params)
+            policy: T = _adapter(cls).validate_python(params)
         except ValidationError as error:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or name}: {e['msg']}"
@@ -154,6 +154,12 @@ class Registry(Generic[T]):
             )
             raise ValueError(f"{self.kind} rule {name!r}: {problems}") from None
         return policy
+
+
+@functools.cache
+def _adapter(cls: type) -> TypeAdapter[Any]:
+    """The validator that builds ``cls`` (made once: building one costs milliseconds)."""
+    return TypeAdapter(cls)
 
 
 @functools.cache

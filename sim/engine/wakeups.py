@@ -1,0 +1,51 @@
+"""A scheduled callback: what the engine asks of SimPy's ``Timeout``, and nothing more.
+
+Blocks of work, referrals, external stages and roster wake-ups are each a callback at a time, not
+an event a process waits on. A :class:`Wakeup` goes into SimPy's own event queue exactly as a
+``Timeout`` would (same time, priority and sequence number, so the order of events and the
+records are unchanged) but skips what a ``Timeout`` carries for processes: the environment
+reference, the delay, the ``value``/``triggered`` machinery. Both SimPy's
+``Environment.step`` and :func:`sim.engine.budget.run_bounded` process it; it carries the
+attributes they read (``callbacks``, ``_ok``, ``_value``). Nothing may ``yield`` it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from heapq import heappush
+from typing import Any
+
+import simpy
+
+__all__ = ["Wakeup"]
+
+_NORMAL = 1
+"""SimPy's priority of an ordinary event (``simpy.events.NORMAL``)."""
+
+
+class Wakeup:
+    """Call ``callback(self)`` after ``delay`` days; ``value`` rides along as ``self._value``."""
+
+    __slots__ = ("_value", "callbacks")
+    _ok = True
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        delay: float,
+        callback: Callable[[Any], None],
+        value: Any = None,
+    ) -> None:
+        if delay < 0:
+            raise ValueError(f"negative delay {delay}")
+        self.callbacks: list[Callable[[Any], None]] | None = [callback]
+        self._value = value
+        heappush(env._queue, (env._now + delay, _NORMAL, next(env._eid), self))  # type: ignore[misc]
+
+    def again(self, env: simpy.Environment, delay: float, callback: Callable[[Any], None]) -> None:
+        """Schedule this wake-up once more (only from its own callback: it has been processed).
+
+        One referral's arrival schedules the next this way, without a new object.
+        """
+        self.callbacks = [callback]
+        heappush(env._queue, (env._now + delay, _NORMAL, next(env._eid), self))  # type: ignore[misc]
