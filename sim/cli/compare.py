@@ -106,7 +106,7 @@ def compare(
     from sim.cli.safety import check_out_dir, preflight_or_exit
     from sim.domain.metrics import known_metrics, unknown_metrics
     from sim.domain.names import did_you_mean
-    from sim.experiments.compare import default_compare_folder
+    from sim.experiments.folders import default_compare_folder
     from sim.experiments.workers import started_pool
     from sim.scenario import ScenarioError, load_scenario
 

@@ -45,8 +45,6 @@ def out_dir_problem(raw: str, kind: str) -> str | None:
         raw: the folder as the user typed it (or the default).
         kind: ``"run"`` or ``"compare"``: the only kind of result folder that may be replaced.
     """
-    from sim.experiments.results import foreign_entries, result_folder_kind
-
     problem = path_problem(raw)
     if problem is not None:
         return problem
@@ -60,6 +58,9 @@ def out_dir_problem(raw: str, kind: str) -> str | None:
         except OSError as error:
             return f"--out {raw}: cannot be read: {error.strerror}"
         if entries:
+            # Imported only here: a new folder is checked without the result modules.
+            from sim.experiments.results import foreign_entries, result_folder_kind
+
             found = result_folder_kind(path)
             if found is None:
                 return (

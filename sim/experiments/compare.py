@@ -11,7 +11,6 @@ Nothing here prints; :mod:`sim.cli.compare` is the command line.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -24,6 +23,7 @@ import pandas as pd
 
 from sim.analysis.statistics import is_indicator, mean_ci, proportion_ci
 from sim.engine.replication import ReplicationRecords, run_replication
+from sim.experiments.folders import default_compare_folder
 from sim.experiments.replications import Result, collect
 from sim.experiments.results import (
     package_versions,
@@ -585,12 +585,3 @@ def write_comparison(
         write_manifest(tmp, data)
 
     return write_atomically(Path(out_dir), fill)
-
-
-def default_compare_folder(scenarios: Sequence[Scenario], baseline: int = 0) -> str:
-    """``compare_<baseline>_<hash>``: the hash is of the set of scenarios compared, so that two
-    comparisons with the same baseline but other scenarios never share (and replace) a folder."""
-    digest = hashlib.blake2b(digest_size=4)
-    for key in sorted(f"{s.name}:{scenario_hash(s, runs=False)}" for s in scenarios):
-        digest.update(key.encode())
-    return f"compare_{scenarios[baseline].name}_{digest.hexdigest()}"
