@@ -248,8 +248,13 @@ def summarise(
         "erlang_c_mean_wait_days": mmc_mean_wait(ARRIVAL_RATE, SERVICE_RATE, SERVERS),
         "implementations": per,
         "ratios": ratios,
-        "targets": {"polit-sim/ciw": 2.0, "polit-sim/simpy": 0.5},
+        "targets": TARGETS,
+        "targets_apply": gc_paused,
     }
+
+
+TARGETS = {"polit-sim/ciw": 3.0, "polit-sim/simpy": 1.5}
+"""Issue 11's targets, for the collector treated alike for all three (``--gc-paused``)."""
 
 
 def machine() -> dict[str, Any]:
@@ -299,10 +304,14 @@ def main(
     click.echo(f"{'Erlang C':10} {'':>32} {'':>10} {summary['erlang_c_mean_wait_days']:>26.4f}")
     for name, ratio in summary["ratios"].items():
         target = summary["targets"][name]
-        verdict = "meets" if ratio["median"] >= target else "misses"
+        if gc_paused:
+            verdict = "meets" if ratio["median"] >= target else "misses"
+        else:  # polit-sim pauses its own collector, the others do not: not the fair comparison
+            verdict = "see --gc-paused"
         click.echo(
             f"{name}: median {ratio['median']:.2f} (min {ratio['min']:.2f}, max "
-            f"{ratio['max']:.2f}); target ≥ {target:g}: {verdict}"
+            f"{ratio['max']:.2f}); target ≥ {target:g} with the collector paused for all:"
+            f" {verdict}"
         )
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)

@@ -272,8 +272,9 @@ class Caseloads:
             queue = self.queue
             if room:
                 detectives = self._detectives
-                with_room = [detectives[i] for i in sorted(room)]
-                for detective in with_room:
+                with_room = sorted(room)
+                for i in with_room:
+                    detective = detectives[i]
                     if detective.waiting and detective.absences == 0:
                         if queue:
                             heapq.heappush(queue, (self._key(case), next(self._queued), case))
@@ -283,9 +284,9 @@ class Caseloads:
                         self.work_next(detective)
                         return
                 heapq.heappush(queue, (self._key(case), next(self._queued), case))
-                for detective in with_room:
-                    if detective.solo_since is not None:
-                        self.reconsider(detective)
+                for i in with_room:
+                    if detectives[i].solo_since is not None:
+                        self.reconsider(detectives[i])
             else:
                 heapq.heappush(queue, (self._key(case), next(self._queued), case))
         else:

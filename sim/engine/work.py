@@ -78,7 +78,11 @@ class Work(Caseloads):
         # chosen (no other actionable case, no room to pull) the case is worked to the end of its
         # stage in one event; anything that changes the choice meanwhile calls reconsider().
         block_hours = self.block_hours
-        if hours > block_hours and not self._alone(detective, case):
+        # (the case is alone unless the detective could pull, or holds another actionable case)
+        if hours > block_hours and (
+            (self.pulls and self.queue and held < detective.pull_limit)
+            or self._actionable[detective] > 1
+        ):
             hours = block_hours
             detective.solo_since = None
         else:
@@ -134,12 +138,6 @@ class Work(Caseloads):
     def _wake(self, detective: Detective, wake: int) -> None:
         if wake == detective.wake and detective.current is None and not detective.waiting:
             self.work_next(detective)
-
-    def _alone(self, detective: Detective, case: Case) -> bool:
-        """Whether ``case`` is the only thing ``detective`` could work on now."""
-        if self.pulls and self.queue and len(detective.caseload) < detective.pull_limit:
-            return False
-        return self.alone(detective)
 
     def reconsider(self, detective: Detective) -> None:
         """Something changed ``detective``'s choice: end the current block at its normal end.
