@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import functools
 import json
-from concurrent.futures import Future
+from collections.abc import Iterator
+from concurrent.futures import Executor, Future
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,9 @@ from click.testing import CliRunner
 
 from sim.cli.app import cli
 from sim.experiments.compare import Comparison, run_comparison
+from sim.experiments.workers import started_pool
 from sim.report import compare as report
+from sim.report.figures import figure_files
 from sim.scenario import load_scenario
 
 SHORT = ("horizon_days=200", "warmup_days=50")
@@ -55,43 +58,62 @@ def test_pool_and_serial_compare_write_identical_files(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def pooled() -> Comparison:
+def pool() -> Iterator[Executor]:
+    """Two worker processes for the module's comparisons (started once: each costs a second)."""
+    workers = started_pool(2, "sim.experiments.compare", "sim.report.compare")
+    yield workers
+    workers.shutdown()
+
+
+@pytest.fixture(scope="module")
+def pooled(pool: Executor) -> Comparison:
     """Two short scenarios compared in two workers, each drawing its scenarios' own figures."""
     scenarios = [load_scenario(f, SHORT) for f in FILES]
     draw = functools.partial(report.scenario_figure_files, svg=False)
-    return run_comparison(scenarios, replications=3, workers=2, draw=draw)
+    return run_comparison(scenarios, replications=3, workers=2, draw=draw, pool=pool)
+
+
+def _done(files: dict[str, bytes]) -> Future[dict[str, bytes]]:
+    """A future already holding ``files``, as if drawn in a worker."""
+    future: Future[dict[str, bytes]] = Future()
+    future.set_result(files)
+    return future
 
 
 def test_scenario_figures_come_from_the_workers(
     pooled: Comparison, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each scenario's figures arrive drawn from the pool; the parent writes them without drawing,
-    and they equal what the parent draws from the whole result."""
+    """Each scenario's figures arrive drawn from the pool, equal to what the parent draws from the
+    whole result; the parent writes them without drawing."""
     assert list(pooled.drawn) == NAMES
     for name in NAMES:
         drawn = pooled.drawn[name]
         assert drawn.error is None
         assert list(drawn.files) == [f"detectives_{name}.png", f"timeline_{name}.png"]
-    here = tmp_path / "here"
-    here.mkdir()
-    report.comparison_figures(Comparison(**{**vars(pooled), "drawn": {}}), here)
+        here: dict[str, bytes] = {}
+        for fig, stem in report._scenario_figures(pooled.results[name], 0):
+            here.update(figure_files(fig, stem, svg=False))
+        assert here == drawn.files
 
     def no_drawing(*args: object, **kwargs: object) -> object:
         raise AssertionError("drawn in the parent")
 
     monkeypatch.setattr(report, "_scenario_figures", no_drawing)
-    there = tmp_path / "there"
-    there.mkdir()
-    written = report.comparison_figures(pooled, there)
+    ahead = {stem: _done({f"{stem}.png": b"png"}) for stem in report.shared_figures(pooled)}
+    written = report.comparison_figures(pooled, tmp_path, ahead=ahead)
     assert list(written)[-4:] == [f"{s}_{n}" for n in NAMES for s in ("detectives", "timeline")]
-    assert _files(here) == _files(there)
+    for name in NAMES:
+        for file, content in pooled.drawn[name].files.items():
+            assert (tmp_path / file).read_bytes() == content
 
 
-def test_a_figure_failing_in_a_worker_loses_nothing_and_is_drawn_here(tmp_path: Path) -> None:
+def test_a_figure_failing_in_a_worker_loses_nothing_and_is_drawn_here(
+    pool: Executor, tmp_path: Path
+) -> None:
     """A draw that fails in the worker keeps every replication; the parent draws the figures."""
     scenarios = [load_scenario(FILES[0], SHORT)]
     failing = functools.partial(int)  # int(result) raises TypeError: picklable, always fails
-    comparison = run_comparison(scenarios, replications=2, workers=2, draw=failing)
+    comparison = run_comparison(scenarios, replications=2, workers=2, draw=failing, pool=pool)
     assert comparison.replications == 2
     drawn = comparison.drawn[NAMES[0]]
     assert drawn.error and "int()" in drawn.error and not drawn.files
@@ -106,8 +128,7 @@ def test_a_shared_figure_failing_in_a_worker_is_drawn_here(
     drawn there is written as it came."""
     broken: Future[dict[str, bytes]] = Future()
     broken.set_exception(RuntimeError("worker died"))
-    done: Future[dict[str, bytes]] = Future()
-    done.set_result({"backlog.png": b"drawn in a worker"})
+    done = _done({"backlog.png": b"drawn in a worker"})
     written = report.comparison_figures(pooled, tmp_path, ahead={"forest": broken, "backlog": done})
     assert list(written)[:4] == ["forest", "neglect_survival", "backlog", "headline_metrics"]
     assert (tmp_path / "forest.png").read_bytes().startswith(b"\x89PNG")
