@@ -198,12 +198,40 @@ class Work(Caseloads):
                 # advance(), inline for the last stage: the case closes
                 if stage == self.enforcement_stage:
                     case.enforcement_day = now
-                self.close(case, now)
+                caseload = detective.caseload
+                if len(caseload) == 1 and caseload[0] is case and case.owner is detective:
+                    self._close_lone(case, detective, now)
+                else:
+                    self.close(case, now)
             else:
                 self.advance(case, now)
         else:
             case.idle_since = now
         self.work_next(detective)
+
+    def _close_lone(self, case: Case, detective: Detective, now: float) -> None:
+        """close(), for the only case of ``detective``, who has just finished it.
+
+        The same steps as :meth:`close` and :meth:`_leave_caseload` take for it, without the
+        search of the caseload; nothing for :meth:`room_freed` to do (the detective is between
+        blocks: the block's callback chooses again next).
+        """
+        case.closed_day = now
+        case.stalled_since = None
+        case.idle_since = None
+        detective.caseload.clear()  # a lone case has no heap entries to drop
+        case.ranked = None
+        if self.pulls and detective.pull_limit > 0:
+            self._with_room.add(self._position[detective])
+        self._actionable[detective] -= 1  # the case was being worked: not parked
+        if self._load_indexes:
+            for index in self._load_indexes.values():
+                index.update(detective)
+        self.open_cases -= 1
+        if self.trace is not None:
+            self.trace.append(("close", now, case.case_id))
+        for hook in self.on_close:
+            hook(case)
 
     def _cut_block(self, detective: Detective) -> None:
         """Stop the block in progress now, counting the hours done so far."""
