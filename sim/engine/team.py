@@ -87,7 +87,7 @@ class TeamState(Work):
         self._arrived = i
         days = self._arrival_days
         if i < len(days):
-            # event.again(), inline: the arrival's event, processed, is scheduled once more
+            # the arrival's event, processed, is scheduled once more (no new object)
             env = self.env
             now = env._now
             event.callbacks = self._arrive_callbacks

@@ -41,11 +41,3 @@ class Wakeup:
         self.callbacks: list[Callable[[Any], None]] | None = [callback]
         self._value = value
         heappush(env._queue, (env._now + delay, _NORMAL, next(env._eid), self))  # type: ignore[misc]
-
-    def again(self, env: simpy.Environment, delay: float, callback: Callable[[Any], None]) -> None:
-        """Schedule this wake-up once more (only from its own callback: it has been processed).
-
-        One referral's arrival schedules the next this way, without a new object.
-        """
-        self.callbacks = [callback]
-        heappush(env._queue, (env._now + delay, _NORMAL, next(env._eid), self))  # type: ignore[misc]
