@@ -256,6 +256,62 @@ def test_modules_next_to_a_scenario_are_never_imported(tmp_path: Path) -> None:
     assert "rules" in ran
 
 
+RAISING_PLUGIN = """
+from dataclasses import dataclass
+
+from sim.policies import WORK_ORDER
+
+
+@WORK_ORDER.register("raising_order")
+@dataclass(frozen=True)
+class RaisingOrder:
+    def key(self, case):
+        if case.case_id > 20:
+            raise ValueError("no key for this case")
+        return (float(case.grade), case.case_id)
+"""
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_an_error_in_a_plugin_names_the_plugin_and_exits_2(tmp_path: Path, workers: str) -> None:
+    """A plugin that raises while the model runs is the scenario's fault: one line naming the
+    plugin file and line, exit 2 (not 3, an internal error), nothing written; in a worker too."""
+    (tmp_path / "raising.py").write_text(RAISING_PLUGIN, encoding="utf-8")
+    text = Path(BASELINE).read_text(encoding="utf-8")
+    text = text.replace(
+        "work_order: {rule: grade_then_oldest}", "work_order: {rule: raising_order}"
+    )
+    assert "raising_order" in text
+    (tmp_path / "s.yaml").write_text(text + "\nplugins: [raising.py]\n", encoding="utf-8")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            "run",
+            str(tmp_path / "s.yaml"),
+            *SHORT,
+            "--workers",
+            workers,
+            "--replications",
+            "2",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path)},
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert str(tmp_path / "raising.py") in last and "line 12, in key" in last, last
+    assert "ValueError: no key for this case" in last and "internal error" not in last
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
 # --- 6. exit codes --------------------------------------------------------------------------------
 
 CRASHES = [

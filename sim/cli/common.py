@@ -110,11 +110,44 @@ def internal_error(error: BaseException) -> NoReturn:
     except OSError:
         pass
     message = str(error).splitlines()[0] if str(error) else ""
+    culprit = _plugin_frame(error)
+    if culprit is not None:
+        # The scenario's own code failed: that is the input's fault, not polit-sim's.
+        path, line, function = culprit
+        click.echo(
+            f"{path}: line {line}, in {function}: the plugin raised {type(error).__name__}:"
+            f" {message} (exit 2; traceback in {where})",
+            err=True,
+        )
+        sys.exit(2)
     click.echo(
         f"internal error: {type(error).__name__}: {message} (exit 3; traceback in {where})",
         err=True,
     )
     sys.exit(3)
+
+
+def _plugin_frame(error: BaseException) -> tuple[str, str, str] | None:
+    """The innermost frame of ``error``'s traceback in a loaded plugin's code, if any.
+
+    The formatted text is searched rather than the frames, so that an error raised in a pool
+    worker (whose traceback travels as text) is traced to the plugin too.
+    """
+    import re
+    import traceback
+
+    from sim.scenario.plugins import plugin_sources
+
+    sources = plugin_sources()
+    if not sources:
+        return None
+    found = None
+    text = "".join(traceback.format_exception(error))
+    for match in re.finditer(r'File "([^"]+)", line (\d+), in (\S+)', text):
+        path = os.path.abspath(match.group(1))
+        if path in sources or any(s.endswith(os.sep) and path.startswith(s) for s in sources):
+            found = (path, match.group(2), match.group(3))
+    return found
 
 
 def load_or_exit(path: str, overrides: Sequence[str] = ()) -> Scenario:

@@ -18,7 +18,18 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["is_plugin_file", "load_plugin", "plugin_path"]
+__all__ = ["is_plugin_file", "load_plugin", "plugin_path", "plugin_sources"]
+
+_SOURCES: set[str] = set()
+"""The files (and package folders) of the plugins loaded in this process."""
+
+
+def plugin_sources() -> frozenset[str]:
+    """Absolute paths of the plugin files, and folders of plugin packages, loaded so far.
+
+    An error raised from code under one of them is the plugin's, not polit-sim's.
+    """
+    return frozenset(_SOURCES)
 
 
 def is_plugin_file(entry: str) -> bool:
@@ -42,7 +53,12 @@ def load_plugin(entry: str) -> None:
         Exception: whatever the plugin raises, or ImportError / OSError when it cannot be read.
     """
     if not is_plugin_file(entry):
-        importlib.import_module(entry)
+        module = importlib.import_module(entry)
+        source = getattr(module, "__file__", None)
+        if source:
+            source = os.path.abspath(source)
+            is_package = os.path.basename(source) == "__init__.py"
+            _SOURCES.add(os.path.dirname(source) + os.sep if is_package else source)
         return
     path = Path(entry)
     if not path.is_file():
@@ -57,6 +73,7 @@ def load_plugin(entry: str) -> None:
         raise ImportError(f"cannot load plugin file {entry}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up while the file runs
+    _SOURCES.add(os.path.abspath(path))
     try:
         spec.loader.exec_module(module)
     except BaseException:
