@@ -312,6 +312,47 @@ def test_an_error_in_a_plugin_names_the_plugin_and_exits_2(tmp_path: Path, worke
     assert not (tmp_path / "o").exists()
 
 
+def test_a_crash_on_what_a_plugin_returned_names_the_loaded_plugins(tmp_path: Path) -> None:
+    """Keys that cannot be compared fail inside the engine, not in the plugin: still exit 3,
+    but the one line names the plugins loaded, as where to look."""
+    plugin = RAISING_PLUGIN.replace(
+        """        if case.case_id > 20:
+            raise ValueError("no key for this case")
+        return (float(case.grade), case.case_id)""",
+        """        return (None,) if case.grade == 1 else (1.0,)""",
+    )
+    assert "None" in plugin
+    (tmp_path / "odd_keys.py").write_text(plugin, encoding="utf-8")
+    text = Path(BASELINE).read_text(encoding="utf-8")
+    text = text.replace(
+        "work_order: {rule: grade_then_oldest}", "work_order: {rule: raising_order}"
+    )
+    (tmp_path / "s.yaml").write_text(text + "\nplugins: [odd_keys.py]\n", encoding="utf-8")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            "run",
+            str(tmp_path / "s.yaml"),
+            *SHORT,
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path)},
+        check=False,
+    )
+    assert result.returncode == 3, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "internal error: TypeError" in last and "plugins loaded: odd_keys.py" in last, last
+    assert not (tmp_path / "o").exists()
+
+
 # --- 6. exit codes --------------------------------------------------------------------------------
 
 CRASHES = [

@@ -120,8 +120,12 @@ def internal_error(error: BaseException) -> NoReturn:
             err=True,
         )
         sys.exit(2)
+    from sim.scenario.plugins import plugin_sources
+
+    loaded = sorted(os.path.basename(p.rstrip(os.sep)) for p in plugin_sources())
+    hint = f"; plugins loaded: {', '.join(loaded)}, check what they return" if loaded else ""
     click.echo(
-        f"internal error: {type(error).__name__}: {message} (exit 3; traceback in {where})",
+        f"internal error: {type(error).__name__}: {message} (exit 3; traceback in {where}{hint})",
         err=True,
     )
     sys.exit(3)
