@@ -166,3 +166,44 @@ def test_more_sensitive_and_frequent_detection_finds_more_strain() -> None:
     )
     diff = _paired(reformed, _as_was(), "strain_detections")
     assert mean_ci(diff)[2] > 0
+
+
+def test_a_productivity_loss_of_one_is_refused() -> None:
+    """At productivity_loss 1 a fully strained detective would work at rate 0 and never end a
+    block (it divided by zero): the scenario is refused, naming the field."""
+    from sim.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match="productivity_loss"):
+        _as_was("policies.wellbeing.productivity_loss=1")
+    strained = _as_was(
+        "policies.wellbeing.productivity_loss=0.999",
+        "policies.wellbeing.exposure_rate_per_year=1000",
+        "horizon_days=400",
+        "warmup_days=0",
+    )
+    records = run_replication(strained, 0)
+    assert max(records.detectives["strain"]) == 1.0  # strained to the full, and still finishing
+    assert len(records.cases["case_id"]) > 0
+
+
+class _Stops(StrainModel):
+    """A wellbeing rule whose effects stop work altogether at full strain."""
+
+    def effects(self, strain: float) -> tuple[float, float]:
+        return (0.0 if strain >= 0.5 else 1.0, 1.0)
+
+
+def test_a_rule_that_stops_work_is_named_when_it_does() -> None:
+    """A (plugin) rule giving productivity 0 stops the run with an error naming the rule."""
+    WELLBEING.register("stops_work")(_Stops)
+    try:
+        scenario = _as_was(
+            "policies.wellbeing.rule=stops_work",
+            "policies.wellbeing.exposure_rate_per_year=1000",
+            "horizon_days=400",
+            "warmup_days=0",
+        )
+        with pytest.raises(ValueError, match=r"_Stops: effects\(.*\) gave productivity 0\.0"):
+            run_replication(scenario, 0)
+    finally:
+        WELLBEING._rules.pop("stops_work")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sim.domain.entities import Detective
 from sim.engine.supervision_state import SupervisionState, move_case, set_plan
 from sim.policies.allocation import least_loaded
+from sim.policies.wellbeing import raise_stopped_work
 
 __all__ = ["WellbeingCare"]
 
@@ -59,6 +60,8 @@ class WellbeingCare(SupervisionState):
             d.strain = step(before, overload, exposure, supported, days)
             productivity = d.productivity
             d.productivity, d.sickness_multiplier = effects(d.strain)
+            if not d.productivity > 0.0:
+                raise_stopped_work(policy, d.strain, d.productivity)
             if d.productivity != productivity:
                 # A lone case is worked to the end of its stage in one event; the new rate must
                 # take effect at the next block boundary, as it would block by block.

@@ -18,6 +18,7 @@ import simpy
 
 from sim.domain.entities import Case, Detective
 from sim.engine.external import ExternalUnit
+from sim.policies.wellbeing import raise_stopped_work
 
 if TYPE_CHECKING:
     from sim.engine.team import TeamState
@@ -251,6 +252,8 @@ def place_initial_state(
                 raise ValueError(f"strain: no detective called {name!r}")
             detective.strain = strain
             detective.productivity, detective.sickness_multiplier = effects(strain)
+            if not detective.productivity > 0.0:
+                raise_stopped_work(effects, strain, detective.productivity)
     placed: list[Case] = []
     for item in state.cases:
         case = Case(

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, Literal, Protocol
+from typing import Annotated, Literal, NoReturn, Protocol
 
 from pydantic import Field
 
@@ -39,6 +39,7 @@ __all__ = [
     "WELLBEING",
     "StrainModel",
     "WellbeingPolicy",
+    "raise_stopped_work",
 ]
 
 EXPOSURE_REFERENCE_HOURS = 32.0
@@ -140,7 +141,8 @@ class StrainModel:
     exposure_rate_per_year: NonNegative = 0.6
     recovery_per_year: Positive = 1.5
     counselling_recovery_per_year: NonNegative = 3.0
-    productivity_loss: Unit = 0.4
+    # below 1: at 1 a fully strained detective would never finish a block (rate 0)
+    productivity_loss: Annotated[float, Field(ge=0, lt=1)] = 0.4
     max_sickness_multiplier: Annotated[float, Field(ge=1)] = 3.0
     threshold: Unit = 0.5
     noise_sd: NonNegative = 0.1
@@ -187,3 +189,15 @@ class StrainModel:
     def notices(self, route: str, strain: float, z: float) -> bool:
         disclosure: float = getattr(self, f"{route}_disclosure")
         return disclosure * strain + self.noise_sd * z >= self.threshold
+
+
+def raise_stopped_work(effects: object, strain: float, productivity: float) -> NoReturn:
+    """Refuse a productivity that is not above 0: a detective at rate 0 never ends a block.
+
+    ``effects`` is the policy's ``effects`` (or the policy); the message names its rule.
+    """
+    policy = getattr(effects, "__self__", effects)
+    raise ValueError(
+        f"wellbeing rule {type(policy).__name__}: effects({strain:g}) gave productivity "
+        f"{productivity!r}; it must be above 0 (at 0 a detective never finishes any work)"
+    )
