@@ -28,7 +28,7 @@ def _record_order(
     seen: list[tuple[float, str]] = []
     for i, (delay, label) in enumerate(SCHEDULE):
         if use_wakeup(i):
-            Wakeup(env, delay, lambda event, label=label: seen.append((env.now, label)))
+            Wakeup(env, delay, [lambda event, label=label: seen.append((env.now, label))])
         else:
             env.timeout(delay).callbacks.append(
                 lambda event, label=label: seen.append((env.now, label))
@@ -37,7 +37,7 @@ def _record_order(
     def process(env: simpy.Environment) -> Generator[simpy.Event, Any, None]:
         yield env.timeout(1.0)
         seen.append((env.now, "process"))
-        Wakeup(env, 0.0, lambda event: seen.append((env.now, "woken by the process")))
+        Wakeup(env, 0.0, [lambda event: seen.append((env.now, "woken by the process"))])
         yield env.timeout(0.0)
         seen.append((env.now, "process again"))
 
@@ -82,7 +82,7 @@ def test_run_bounded_stops_at_the_horizon_and_resumes() -> None:
     env = simpy.Environment()
     seen: list[float] = []
     for t in (1.0, 5.0, 5.0, 7.0):
-        Wakeup(env, t, lambda event: seen.append(env.now))
+        Wakeup(env, t, [lambda event: seen.append(env.now)])
     run_bounded(env, 5.0, 1_000_000, "test")
     assert seen == [1.0] and env.now == 5.0
     run_bounded(env, 8.0, 1_000_000, "test")
@@ -92,4 +92,4 @@ def test_run_bounded_stops_at_the_horizon_and_resumes() -> None:
 def test_a_negative_delay_is_refused() -> None:
     """A wake-up in the past is an error, as a negative Timeout is."""
     with pytest.raises(ValueError, match="negative delay"):
-        Wakeup(simpy.Environment(), -1.0, lambda event: None)
+        Wakeup(simpy.Environment(), -1.0, [lambda event: None])

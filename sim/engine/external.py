@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
+from typing import Any
 
 import simpy
 
@@ -37,6 +38,8 @@ class ExternalUnit:
         self.queue: list[tuple[float, int, Case]] = []
         # When each case in service started (by case id): a picture of the state needs it.
         self.started: dict[int, float] = {}
+        # shared by every case's wake-up
+        self._finished_callbacks: list[Callable[[Any], None]] = [self._finished]
 
     def submit(self, case: Case) -> None:
         """Hand ``case`` to the unit; it starts at once if the unit has room."""
@@ -50,7 +53,7 @@ class ExternalUnit:
     def _start(self, case: Case) -> None:
         self.busy += 1
         self.started[case.case_id] = self.env._now
-        Wakeup(self.env, case.external_days[self.stage], self._finished, case)
+        Wakeup(self.env, case.external_days[self.stage], self._finished_callbacks, case)
 
     def _finished(self, event: Wakeup) -> None:
         """Callback: a case's time at the unit is over (the case rides as the event's value)."""

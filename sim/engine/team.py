@@ -73,7 +73,7 @@ class TeamState(Work):
         self._arrive_callbacks: list[Callable[[Any], None]] = [self._arrive_next]
         if len(arrival_days):
             delay = arrival_days[0] - self.env.now  # the clock may start later than day 0
-            Wakeup(self.env, delay, self._arrive_next).callbacks = self._arrive_callbacks
+            Wakeup(self.env, delay, self._arrive_callbacks)
         for detective in self._detectives:
             detective.waiting = True
             self.notify(detective)

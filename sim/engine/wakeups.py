@@ -24,7 +24,12 @@ _NORMAL = 1
 
 
 class Wakeup:
-    """Call ``callback(self)`` after ``delay`` days; ``value`` rides along as ``self._value``."""
+    """Call each of ``callbacks`` with this event after ``delay`` days; ``value`` rides along as
+    ``self._value``.
+
+    ``callbacks`` may be a list shared by many wake-ups (a detective's blocks, the referrals'
+    arrivals): the event loop only iterates it, and nothing may append to a shared list.
+    """
 
     __slots__ = ("_value", "callbacks")
     _ok = True
@@ -33,11 +38,11 @@ class Wakeup:
         self,
         env: simpy.Environment,
         delay: float,
-        callback: Callable[[Any], None],
+        callbacks: list[Callable[[Any], None]],
         value: Any = None,
     ) -> None:
         if delay < 0:
             raise ValueError(f"negative delay {delay}")
-        self.callbacks: list[Callable[[Any], None]] | None = [callback]
+        self.callbacks: list[Callable[[Any], None]] | None = callbacks
         self._value = value
         heappush(env._queue, (env._now + delay, _NORMAL, next(env._eid), self))  # type: ignore[misc]

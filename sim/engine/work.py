@@ -17,8 +17,6 @@ from sim.engine.wakeups import Wakeup
 
 __all__ = ["EPSILON_HOURS", "Work"]
 
-_new_wakeup = object.__new__
-
 EPSILON_HOURS = 1e-9
 """Work left below this is treated as done (floating-point dust)."""
 
@@ -114,14 +112,9 @@ class Work(Caseloads):
             days = hours / rate
         else:
             days = max(clock.calendar_time(clock.work_time(now) + hours / rate) - now, 0.0)
-        # Wakeup(env, days, callback, token), inline: the block's token rides as the event's
-        # value, and the callback is made once per detective
-        if days < 0.0:
-            raise ValueError(f"negative block length {days}")
-        event = _new_wakeup(Wakeup)
-        event.callbacks = self._block_callbacks[detective]
-        event._value = token
-        heapq.heappush(env._queue, (now + days, 1, next(env._eid), event))  # type: ignore[misc]
+        # the block's token rides as the event's value; the callback list is made once per
+        # detective
+        Wakeup(env, days, self._block_callbacks[detective], token)
 
     def _sleep_until_rostered(self, detective: Detective, start: float) -> None:
         """Off the roster: ``detective`` chooses again when the next working day starts.
@@ -133,7 +126,7 @@ class Work(Caseloads):
         detective.solo_since = None
         detective.wake += 1
         wake = detective.wake
-        Wakeup(self.env, start - self.env.now, lambda _event: self._wake(detective, wake))
+        Wakeup(self.env, start - self.env.now, [lambda _event: self._wake(detective, wake)])
 
     def _wake(self, detective: Detective, wake: int) -> None:
         if wake == detective.wake and detective.current is None and not detective.waiting:
@@ -169,7 +162,7 @@ class Work(Caseloads):
         Wakeup(
             self.env,
             boundary - self.env.now,
-            lambda _event: self._cut_and_continue(detective, token),
+            [lambda _event: self._cut_and_continue(detective, token)],
         )
 
     def _cut_and_continue(self, detective: Detective, token: int) -> None:
