@@ -10,7 +10,7 @@ from __future__ import annotations
 from sim.domain.entities import Detective
 from sim.engine.supervision_state import SupervisionState, move_case, set_plan
 from sim.policies.allocation import least_loaded
-from sim.policies.wellbeing import raise_stopped_work
+from sim.policies.wellbeing import checked_effects
 
 __all__ = ["WellbeingCare"]
 
@@ -24,7 +24,7 @@ class WellbeingCare(SupervisionState):
         Cases parked at an external unit are left out: their next stage is months away and
         presses on nobody yet.
         """
-        return sum(c.remaining_hours for c in detective.caseload if not c.parked)
+        return sum([c.remaining_hours for c in detective.caseload if not c.parked])
 
     def update_strain(self, days: float) -> None:
         """Advance every detective's strain over the past ``days`` and apply its effects."""
@@ -50,18 +50,14 @@ class WellbeingCare(SupervisionState):
             if not supported and d.relief > 0.0:
                 self.team.set_relief(d, 0.0)
             if d.absences == 0:
-                # hours_in_hand(d), inline (a list is summed faster than a generator, same order)
-                in_hand = sum([c.remaining_hours for c in d.caseload if not c.parked])
-                overload = overload_of(in_hand, d.fte * weekly_hours)
+                overload = overload_of(self.hours_in_hand(d), d.fte * weekly_hours)
                 exposure = exposure_of(d.fte)
             else:
                 overload = exposure = 0.0
             before = d.strain
             d.strain = step(before, overload, exposure, supported, days)
             productivity = d.productivity
-            d.productivity, d.sickness_multiplier = effects(d.strain)
-            if not d.productivity > 0.0:
-                raise_stopped_work(policy, d.strain, d.productivity)
+            d.productivity, d.sickness_multiplier = checked_effects(effects, d.strain)
             if d.productivity != productivity:
                 # A lone case is worked to the end of its stage in one event; the new rate must
                 # take effect at the next block boundary, as it would block by block.

@@ -18,7 +18,7 @@ import simpy
 
 from sim.domain.entities import Case, Detective
 from sim.engine.external import ExternalUnit
-from sim.policies.wellbeing import raise_stopped_work
+from sim.policies.wellbeing import checked_effects
 
 if TYPE_CHECKING:
     from sim.engine.team import TeamState
@@ -251,9 +251,7 @@ def place_initial_state(
             if detective is None:
                 raise ValueError(f"strain: no detective called {name!r}")
             detective.strain = strain
-            detective.productivity, detective.sickness_multiplier = effects(strain)
-            if not detective.productivity > 0.0:
-                raise_stopped_work(effects, strain, detective.productivity)
+            detective.productivity, detective.sickness_multiplier = checked_effects(effects, strain)
     placed: list[Case] = []
     for item in state.cases:
         case = Case(

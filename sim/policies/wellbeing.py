@@ -26,8 +26,9 @@ and acts.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Literal, NoReturn, Protocol
+from typing import Annotated, Literal, Protocol
 
 from pydantic import Field
 
@@ -39,7 +40,7 @@ __all__ = [
     "WELLBEING",
     "StrainModel",
     "WellbeingPolicy",
-    "raise_stopped_work",
+    "checked_effects",
 ]
 
 EXPOSURE_REFERENCE_HOURS = 32.0
@@ -191,13 +192,18 @@ class StrainModel:
         return disclosure * strain + self.noise_sd * z >= self.threshold
 
 
-def raise_stopped_work(effects: object, strain: float, productivity: float) -> NoReturn:
-    """Refuse a productivity that is not above 0: a detective at rate 0 never ends a block.
+def checked_effects(
+    effects: Callable[[float], tuple[float, float]], strain: float
+) -> tuple[float, float]:
+    """``effects(strain)``, refusing a productivity that is not above 0.
 
-    ``effects`` is the policy's ``effects`` (or the policy); the message names its rule.
+    A detective working at rate 0 never ends a block; the message names the rule that gave it.
     """
-    policy = getattr(effects, "__self__", effects)
-    raise ValueError(
-        f"wellbeing rule {type(policy).__name__}: effects({strain:g}) gave productivity "
-        f"{productivity!r}; it must be above 0 (at 0 a detective never finishes any work)"
-    )
+    productivity, sickness_multiplier = effects(strain)
+    if not productivity > 0.0:
+        policy = getattr(effects, "__self__", effects)
+        raise ValueError(
+            f"wellbeing rule {type(policy).__name__}: effects({strain:g}) gave productivity "
+            f"{productivity!r}; it must be above 0 (at 0 a detective never finishes any work)"
+        )
+    return productivity, sickness_multiplier
