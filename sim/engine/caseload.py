@@ -417,10 +417,6 @@ class Caseloads:
                 best, best_key = case, case_key
         return best
 
-    def alone(self, detective: Detective) -> bool:
-        """Whether ``detective`` holds at most one actionable case."""
-        return self._actionable[detective] <= 1
-
     # --- provided by the work layer (sim.engine.work) ----------------------------------------
 
     def notify(self, detective: Detective) -> None:

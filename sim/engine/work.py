@@ -48,7 +48,8 @@ class Work(Caseloads):
         if clock is not None and not clock.is_working(now):
             self._sleep_until_rostered(detective, clock.next_start(now))
             return
-        # next_case(), inline: this runs once per block
+        # The case to work next (once per block): top up from the team queue, then the one the
+        # work order ranks first.
         caseload = detective.caseload
         held = len(caseload)
         if self.pulls and held < detective.pull_limit:
@@ -238,16 +239,6 @@ class Work(Caseloads):
         self.stop_work(detective, case, done if done < hours else hours, started)
 
     # --- work -------------------------------------------------------------------------------
-
-    def next_case(self, detective: Detective) -> Case | None:
-        """The case ``detective`` works next: top up from the team queue, then the work order."""
-        if self.pulls and self.queue and len(detective.caseload) < detective.pull_limit:
-            self._pull(detective)
-        caseload = detective.caseload
-        if len(caseload) == 1:
-            only = caseload[0]
-            return None if only.parked else only
-        return self.first_in_order(detective)
 
     def _pull(self, detective: Detective) -> None:
         """``detective`` takes cases from the head of the team queue up to their cap."""
