@@ -99,18 +99,22 @@ def internal_error(error: BaseException) -> NoReturn:
     import tempfile
     import traceback
 
+    text = "".join(traceback.format_exception(error))
     where = "(it could not be saved)"
     try:
         with tempfile.NamedTemporaryFile(
             "w", prefix="polit-sim-error-", suffix=".txt", delete=False, encoding="utf-8"
         ) as handle:
             handle.write(f"polit-sim {' '.join(sys.argv[1:])}\n")
-            traceback.print_exception(error, file=handle)
+            handle.write(text)
         where = handle.name
     except OSError:
         pass
+    from sim.scenario.plugins import plugin_sources
+
     message = str(error).splitlines()[0] if str(error) else ""
-    culprit = _plugin_frame(error)
+    sources = plugin_sources()
+    culprit = _plugin_frame(text, sources)
     if culprit is not None:
         # The scenario's own code failed: that is the input's fault, not polit-sim's.
         path, line, function = culprit
@@ -120,9 +124,7 @@ def internal_error(error: BaseException) -> NoReturn:
             err=True,
         )
         sys.exit(2)
-    from sim.scenario.plugins import plugin_sources
-
-    loaded = sorted(os.path.basename(p.rstrip(os.sep)) for p in plugin_sources())
+    loaded = sorted(os.path.basename(p.rstrip(os.sep)) for p in sources)
     hint = f"; plugins loaded: {', '.join(loaded)}, check what they return" if loaded else ""
     click.echo(
         f"internal error: {type(error).__name__}: {message} (exit 3; traceback in {where}{hint})",
@@ -131,23 +133,19 @@ def internal_error(error: BaseException) -> NoReturn:
     sys.exit(3)
 
 
-def _plugin_frame(error: BaseException) -> tuple[str, str, str] | None:
-    """The innermost frame of ``error``'s traceback in a loaded plugin's code, if any.
+def _plugin_frame(traceback_text: str, sources: frozenset[str]) -> tuple[str, str, str] | None:
+    """The innermost frame of a formatted traceback in a loaded plugin's code (``sources``: the
+    plugins' files and package folders), if any.
 
-    The formatted text is searched rather than the frames, so that an error raised in a pool
-    worker (whose traceback travels as text) is traced to the plugin too.
+    The text is searched rather than the frames, so that an error raised in a pool worker (whose
+    traceback travels as text, chained to the one raised here) is traced to the plugin too.
     """
     import re
-    import traceback
 
-    from sim.scenario.plugins import plugin_sources
-
-    sources = plugin_sources()
     if not sources:
         return None
     found = None
-    text = "".join(traceback.format_exception(error))
-    for match in re.finditer(r'File "([^"]+)", line (\d+), in (\S+)', text):
+    for match in re.finditer(r'File "([^"]+)", line (\d+), in (\S+)', traceback_text):
         path = os.path.abspath(match.group(1))
         if path in sources or any(s.endswith(os.sep) and path.startswith(s) for s in sources):
             found = (path, match.group(2), match.group(3))
