@@ -272,18 +272,19 @@ class RaisingOrder:
 """
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_an_error_in_a_plugin_names_the_plugin_and_exits_2(tmp_path: Path, workers: str) -> None:
-    """A plugin that raises while the model runs is the scenario's fault: one line naming the
-    plugin file and line, exit 2 (not 3, an internal error), nothing written; in a worker too."""
-    (tmp_path / "raising.py").write_text(RAISING_PLUGIN, encoding="utf-8")
+def run_with_plugin(
+    tmp_path: Path, plugin: str, file_name: str, workers: str
+) -> subprocess.CompletedProcess[str]:
+    """``polit-sim run`` (short) of the baseline ordered by the ``raising_order`` rule that
+    ``plugin`` (source text) registers from ``file_name``, in a fresh process."""
+    (tmp_path / file_name).write_text(plugin, encoding="utf-8")
     text = Path(BASELINE).read_text(encoding="utf-8")
     text = text.replace(
         "work_order: {rule: grade_then_oldest}", "work_order: {rule: raising_order}"
     )
     assert "raising_order" in text
-    (tmp_path / "s.yaml").write_text(text + "\nplugins: [raising.py]\n", encoding="utf-8")
-    result = subprocess.run(
+    (tmp_path / "s.yaml").write_text(text + f"\nplugins: [{file_name}]\n", encoding="utf-8")
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -293,8 +294,6 @@ def test_an_error_in_a_plugin_names_the_plugin_and_exits_2(tmp_path: Path, worke
             *SHORT,
             "--workers",
             workers,
-            "--replications",
-            "2",
             "--out",
             str(tmp_path / "o"),
         ],
@@ -304,6 +303,13 @@ def test_an_error_in_a_plugin_names_the_plugin_and_exits_2(tmp_path: Path, worke
         env={**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path)},
         check=False,
     )
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_an_error_in_a_plugin_names_the_plugin_and_exits_2(tmp_path: Path, workers: str) -> None:
+    """A plugin that raises while the model runs is the scenario's fault: one line naming the
+    plugin file and line, exit 2 (not 3, an internal error), nothing written; in a worker too."""
+    result = run_with_plugin(tmp_path, RAISING_PLUGIN, "raising.py", workers)
     assert result.returncode == 2, result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert str(tmp_path / "raising.py") in last and "line 12, in key" in last, last
@@ -322,31 +328,7 @@ def test_a_crash_on_what_a_plugin_returned_names_the_loaded_plugins(tmp_path: Pa
         """        return (None,) if case.grade == 1 else (1.0,)""",
     )
     assert "None" in plugin
-    (tmp_path / "odd_keys.py").write_text(plugin, encoding="utf-8")
-    text = Path(BASELINE).read_text(encoding="utf-8")
-    text = text.replace(
-        "work_order: {rule: grade_then_oldest}", "work_order: {rule: raising_order}"
-    )
-    (tmp_path / "s.yaml").write_text(text + "\nplugins: [odd_keys.py]\n", encoding="utf-8")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sim",
-            "run",
-            str(tmp_path / "s.yaml"),
-            *SHORT,
-            "--workers",
-            "1",
-            "--out",
-            str(tmp_path / "o"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path)},
-        check=False,
-    )
+    result = run_with_plugin(tmp_path, plugin, "odd_keys.py", "1")
     assert result.returncode == 3, result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert "internal error: TypeError" in last and "plugins loaded: odd_keys.py" in last, last
