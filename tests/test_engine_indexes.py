@@ -85,20 +85,20 @@ def test_heaps_choose_as_the_scan_on_random_scenarios(scenario: Scenario) -> Non
 
 
 @contextmanager
-def grade_only_registered() -> Iterator[None]:
-    """``grade_only`` is a work-order rule for the duration (other tests list the registry)."""
-    WORK_ORDER.register("grade_only")(GradeOnly)
+def work_order_registered(name: str, rule: type) -> Iterator[None]:
+    """``rule`` is the work-order rule ``name`` for the duration (other tests list the registry)."""
+    WORK_ORDER.register(name)(rule)
     try:
         yield
     finally:
-        WORK_ORDER._rules.pop("grade_only")  # the registry has no public way to unregister
+        WORK_ORDER._rules.pop(name)  # the registry has no public way to unregister
 
 
 @given(scenarios(), st.data())
 @FEWER
 def test_ties_on_the_key_break_in_caseload_order(scenario: Scenario, data: st.DataObject) -> None:
     """With a key that ties often, the heap picks the first tied case in caseload order."""
-    with grade_only_registered():
+    with work_order_registered("grade_only", GradeOnly):
         tie_prone_run_matches_the_scan(scenario, data)
 
 
@@ -179,16 +179,13 @@ def test_a_team_queue_breaks_tied_keys_first_come_first_served() -> None:
         },
         "policies": {"allocation": {"rule": "team_queue", "max_cases_per_detective": 2}},
     }
-    WORK_ORDER.register("all_tie")(AllTie)
-    try:
+    with work_order_registered("all_tie", AllTie):
         tied = run_replication(
             validate_mapping(
                 {**raw, "policies": {**raw["policies"], "work_order": {"rule": "all_tie"}}}, "t"
             ),
             0,
         )
-    finally:
-        WORK_ORDER._rules.pop("all_tie")
     oldest = run_replication(
         validate_mapping(
             {**raw, "policies": {**raw["policies"], "work_order": {"rule": "oldest_first"}}}, "t"
