@@ -17,8 +17,20 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.patches import PathPatch
+from matplotlib.path import Path as MplPath
 from matplotlib.ticker import FuncFormatter, NullFormatter
 from scipy import stats
+
+from sim.report.layout import (
+    POINT,
+    fit,
+    inches,
+    legend_height,
+    slanted_size,
+    text_height,
+    text_width,
+)
 
 __all__ = [
     "PALETTE",
@@ -35,6 +47,14 @@ __all__ = [
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 """Okabe–Ito colours, distinguishable with the common colour-vision deficiencies."""
+
+
+TICK = 7 * POINT
+"""A tick and the pad to its label (matplotlib's defaults, 3.5 points each), in inches."""
+LABEL_PAD = 4 * POINT
+"""The pad between tick labels and an axis label (matplotlib's default), in inches."""
+TITLE_PAD = 6 * POINT
+"""The pad between an axes and its title (matplotlib's default), in inches."""
 
 
 def _linestyle(i: int) -> str:
@@ -333,9 +353,6 @@ def detective_heatmap_figure(
             leave[index[name]] += overlap
     capacity = np.asarray(hours_per_day, dtype=float)[:, None] * (bin_days - leave)
     utilisation = np.divide(worked, capacity, out=np.full_like(worked, np.nan), where=capacity > 1)
-    fig, axes = plt.subplots(
-        3, 1, figsize=(10, 1.2 + 0.45 * len(detectives) * 3), sharex=True, layout="constrained"
-    )
     panels = [
         (
             utilisation,
@@ -347,8 +364,33 @@ def detective_heatmap_figure(
         (caseload, "cases held (count)", "cividis", 0.0, None),
         (leave, f"days on leave per {bin_days:g}-day period", "magma_r", 0.0, bin_days),
     ]
+    bars = [textwrap.fill(p[1].split(";")[0] + (")" if ";" in p[1] else ""), 22) for p in panels]
+    # Margins in inches from the strings that fill them: names on the left; on the right the
+    # colour bar, its tick labels (at most the largest count) and its label; titles above.
+    width = 10.0
+    left = _left_margin(detectives, start_date)
+    largest = max(float(np.nanmax(caseload, initial=0.0)), bin_days)
+    right = 0.1 + 0.16 + TICK + text_width(f"{largest:.0f}.0") + LABEL_PAD
+    right += max(text_height(bar) for bar in bars) + 0.1
+    plot_width = width - left - right
+    titles = [fit(p[1], plot_width, 10) for p in panels]
+    title_room = max(text_height(t, 10) for t in titles) + TITLE_PAD
+    suptitle = fit(
+        title or "Per-detective utilisation, caseload and leave over time", width - 0.2, "large"
+    )
+    # A panel is tall enough for its rows and for its colour bar's label.
+    panel = max(0.4 * len(detectives), max(text_width(bar) for bar in bars) + 0.2)
+    gap = title_room + 0.15
+    top = 0.1 + text_height(suptitle, "large") + 0.1 + title_room
+    bottom = 0.1 + text_height("day") + LABEL_PAD + _tick_label_height(start_date) + TICK
+    height = top + 3 * panel + 2 * gap + bottom
+    fig = plt.figure(figsize=(width, height))
     extent = (0.0, float(edges[-1]), len(detectives) - 0.5, -0.5)
-    for ax, (data, label, cmap, vmin, vmax) in zip(axes, panels, strict=True):
+    axes: list[Any] = []
+    for k, (data, _label, cmap, vmin, vmax) in enumerate(panels):
+        y = height - top - panel - k * (panel + gap)
+        ax = fig.add_axes(inches(fig, left, y, plot_width, panel), sharex=axes[0] if axes else None)
+        axes.append(ax)
         image = ax.imshow(
             data,
             aspect="auto",
@@ -359,11 +401,13 @@ def detective_heatmap_figure(
             interpolation="nearest",
         )
         ax.set_yticks(range(len(detectives)), list(detectives))
-        bar = label.split(";")[0] + (")" if ";" in label else "")
-        fig.colorbar(image, ax=ax, label=textwrap.fill(bar, 22), pad=0.01)
-        ax.set_title(label, fontsize=10)
+        cax = fig.add_axes(inches(fig, width - right + 0.1, y, 0.16, panel))
+        fig.colorbar(image, cax=cax, label=bars[k])
+        ax.set_title(titles[k], fontsize=10, y=1.0)
+        if k < len(panels) - 1:
+            ax.tick_params(labelbottom=False)
     label_days_as_dates(axes[-1], start_date)
-    fig.suptitle(title or "Per-detective utilisation, caseload and leave over time")
+    fig.suptitle(suptitle, y=1 - 0.1 / height, va="top")
     return fig
 
 
@@ -384,7 +428,7 @@ def case_timeline_figure(
     flagged the case (``flagged_day``).
     """
     lanes = {name: i for i, name in enumerate(detectives)}
-    fig, ax = plt.subplots(figsize=(11, 1.5 + 0.5 * len(detectives)), layout="constrained")
+    fig, ax = plt.subplots()
     other: dict[str, list[tuple[float, float]]] = {}
     mine: dict[str, list[tuple[float, float]]] = {}
     holds: list[tuple[float, str | None]] = []
@@ -402,19 +446,15 @@ def case_timeline_figure(
             closed = event[1]
         elif kind == "review":
             reviews.append(event[1])
-    for name, bars in other.items():
-        ax.broken_barh(bars, (lanes[name] - 0.3, 0.6), color="0.8", linewidth=0)
-    for name, spells in _intervals(trace, horizon_days).items():
-        if name in lanes:
-            bars = [(s, e - s) for s, e, _k in spells]
-            ax.broken_barh(
-                bars,
-                (lanes[name] - 0.4, 0.8),
-                facecolor="none",
-                edgecolor=PALETTE[1],
-                hatch="///",
-                linewidth=0.5,
-            )
+    _bars(
+        ax, {lanes[name]: bars for name, bars in other.items()}, 0.3, facecolor="0.8", linewidth=0
+    )
+    leave = {
+        lanes[name]: [(s, e - s) for s, e, _k in spells]
+        for name, spells in _intervals(trace, horizon_days).items()
+        if name in lanes
+    }
+    _bars(ax, leave, 0.4, facecolor="none", edgecolor=PALETTE[1], hatch="///", linewidth=0.5)
     end = closed if closed is not None else horizon_days
     for k, (day, holder) in enumerate(holds):
         until = holds[k + 1][0] if k + 1 < len(holds) else end
@@ -422,10 +462,23 @@ def case_timeline_figure(
             ax.plot([day, until], [lanes[holder]] * 2, color=PALETTE[5], linewidth=2.5)
             if k > 0:
                 ax.plot(day, lanes[holder], marker="v", color=PALETTE[5], markersize=9)
-    for name, bars in mine.items():
-        ax.broken_barh(bars, (lanes[name] - 0.3, 0.6), color=PALETTE[0], linewidth=0)
-    for day in reviews:
-        ax.axvline(day, color="0.5", linestyle=":", linewidth=0.6)
+    _bars(
+        ax,
+        {lanes[name]: bars for name, bars in mine.items()},
+        0.3,
+        facecolor=PALETTE[0],
+        linewidth=0,
+    )
+    if reviews:
+        ax.vlines(
+            reviews,
+            0,
+            1,
+            transform=ax.get_xaxis_transform(),
+            color="0.5",
+            linestyle=":",
+            linewidth=0.6,
+        )
     if flagged_day is not None and np.isfinite(flagged_day):
         ax.axvline(flagged_day, color=PALETTE[5], linestyle="--", linewidth=1.5)
     handles = [
@@ -441,11 +494,72 @@ def case_timeline_figure(
         handles.append(plt.Line2D([], [], color="0.5", linestyle=":", label="workload review"))
     if flagged_day is not None and np.isfinite(flagged_day):
         handles.append(plt.Line2D([], [], color=PALETTE[5], linestyle="--", label="case flagged"))
-    below = -0.15 if start_date is None else -0.4  # below the rotated date labels
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, below), ncol=4, fontsize=8)
+    # Margins in inches: names on the left; the title above; below the axis its tick labels,
+    # its label and the legend (four columns), from the bottom of the figure up.
+    width = 11.0
+    left = _left_margin(detectives, start_date)
+    plot_width = width - left - 0.35
+    heading = fit(title or f"Timeline of case {case_id}", plot_width, "large")
+    top = 0.1 + text_height(heading, "large") + TITLE_PAD
+    rows = -(-len(handles) // 4)
+    bottom = 0.1 + legend_height(rows) + 0.1 + text_height("day") + LABEL_PAD
+    bottom += _tick_label_height(start_date) + TICK
+    plot_height = 0.5 * len(detectives) + 0.2
+    fig.set_size_inches(width, top + plot_height + bottom)
+    ax.set_position(inches(fig, left, bottom, plot_width, plot_height))
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        bbox_to_anchor=(
+            ax.get_position().x0 + ax.get_position().width / 2,
+            0.1 / fig.get_figheight(),
+        ),
+        ncol=4,
+        fontsize=8,
+    )
     ax.set_yticks(range(len(detectives)), list(detectives))
-    ax.invert_yaxis()
+    ax.set_ylim(len(detectives) - 0.35, -0.65)
     ax.set_xlim(0, horizon_days)
     label_days_as_dates(ax, start_date)
-    ax.set_title(title or f"Timeline of case {case_id}")
+    ax.set_title(heading, y=1.0)
     return fig
+
+
+def _bars(ax: Any, bars: dict[int, list[tuple[float, float]]], half: float, **style: Any) -> None:
+    """Bars (start, length) in lanes (y = lane ± ``half``), drawn as one path in ``style``.
+
+    One path rather than a rectangle each (``broken_barh``): a lane holds hundreds of work
+    blocks, and a hatch pattern is rendered once per path. The axis limits are set by the caller.
+    """
+    boxes = [(x, w, lane) for lane, spans in bars.items() for x, w in spans]
+    if not boxes:
+        return
+    x, w, lane = np.asarray(boxes, dtype=float).T
+    corners = np.stack(
+        [
+            np.c_[x, lane - half],
+            np.c_[x + w, lane - half],
+            np.c_[x + w, lane + half],
+            np.c_[x, lane + half],
+            np.c_[x, lane - half],
+        ],
+        axis=1,
+    ).reshape(-1, 2)
+    codes = np.tile(
+        [MplPath.MOVETO, MplPath.LINETO, MplPath.LINETO, MplPath.LINETO, MplPath.CLOSEPOLY],
+        len(boxes),
+    ).astype(MplPath.code_type)
+    # Snapped to whole pixels as each rectangle would be on its own (matplotlib snaps only
+    # paths of up to 1024 vertices unless told to): crisp edges, no grey fringes.
+    ax.add_artist(PathPatch(MplPath(corners, codes), snap=True, **style))
+
+
+def _tick_label_height(start_date: datetime.date | None) -> float:
+    """The height in inches of the time axis's tick labels: days, or slanted dates."""
+    return slanted_size()[1] if start_date is not None else text_height("0")
+
+
+def _left_margin(names: Sequence[str], start_date: datetime.date | None) -> float:
+    """The room in inches left of a time axis: its row names, or the first date label's slant."""
+    names_width = max((text_width(name) for name in names), default=0.0) + TICK
+    return 0.1 + max(names_width, slanted_size()[0] if start_date is not None else 0.2)
