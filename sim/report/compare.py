@@ -35,8 +35,6 @@ from sim.experiments.replications import Result
 from sim.experiments.results import package_versions
 from sim.report.figures import (
     backlog_figure,
-    case_timeline_figure,
-    detective_heatmap_figure,
     figure_files,
     metrics_figure,
     neglect_survival_figure,
@@ -64,6 +62,7 @@ from sim.report.html import (
     section,
 )
 from sim.report.html import table as table_html
+from sim.report.team_figures import case_timeline_figure, detective_heatmap_figure
 from sim.scenario import scenario_dump, scenario_hash
 
 __all__ = [

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import textwrap
 from functools import cache
+from typing import Any
 
 import matplotlib
 
@@ -23,16 +24,21 @@ from matplotlib import rcParams
 from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
+from matplotlib.ticker import NullFormatter
 
 __all__ = [
     "DPI",
+    "LABEL_PAD",
     "POINT",
+    "TICK",
+    "TITLE_PAD",
     "fit",
     "inches",
     "legend_height",
     "slanted_size",
     "text_height",
     "text_width",
+    "tick_labels",
 ]
 
 DPI = 120
@@ -40,6 +46,14 @@ DPI = 120
 
 POINT = 1 / 72
 """One typographic point in inches."""
+
+TICK = 7 * POINT
+"""A tick and the pad to its label (matplotlib's defaults, 3.5 points each), in inches."""
+LABEL_PAD = 4 * POINT
+"""The pad between tick labels and an axis label (matplotlib's default), in inches."""
+TITLE_PAD = 6 * POINT
+"""The pad between an axes and its title (matplotlib's default), in inches."""
+
 
 LINE_SPACING = 1.2
 """Matplotlib's default spacing of the lines of a text, in font sizes."""
@@ -101,6 +115,23 @@ def fit(text: str, width: float, size: float | str = "medium") -> str:
         if text_width(wrapped, size) <= width:
             return wrapped
     return textwrap.fill(text, 10)
+
+
+def tick_labels(axis: Any) -> list[str]:
+    """The tick labels ``axis`` draws at its current size and limits: major, and minor when the
+    minor ticks are labelled."""
+    low, high = sorted(axis.get_view_interval())
+    slack = 1e-9 * (high - low)
+    labels: list[str] = []
+    for locator, formatter in (
+        (axis.get_major_locator(), axis.get_major_formatter()),
+        (axis.get_minor_locator(), axis.get_minor_formatter()),
+    ):
+        if isinstance(formatter, NullFormatter):
+            continue
+        locations = [x for x in locator() if low - slack <= x <= high + slack]
+        labels += [label for label in formatter.format_ticks(locations) if label]
+    return labels
 
 
 def inches(fig: Figure, left: float, bottom: float, width: float, height: float) -> list[float]:
