@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib
 
@@ -26,6 +27,16 @@ from matplotlib.lines import Line2D
 
 from sim.domain.metrics import METRICS
 from sim.report.figures import PALETTE
+from sim.report.layout import (
+    LABEL_PAD,
+    TICK,
+    TITLE_PAD,
+    fit,
+    inches,
+    legend_height,
+    text_height,
+    text_width,
+)
 
 __all__ = ["FOREST_METRICS", "HIGHER_IS_BETTER", "forest_figure", "rank_scenarios", "verdict"]
 
@@ -96,13 +107,41 @@ def forest_figure(
     single = scenarios == [baseline]
     rows = [baseline] if single else rank_scenarios(table, baseline, metrics[0])
     labels = [textwrap.fill(titles.get(s, s), 30) for s in rows]
-    height = 1.7 + 0.45 * len(rows) + 0.16 * sum(lab.count("\n") for lab in labels)
-    fig, axes = plt.subplots(
-        1, len(metrics), figsize=(3.7 * len(metrics) + 3.0, height), sharey=True, squeeze=False
-    )
+    headings = []
+    for metric in metrics:
+        info = METRICS.get(metric)
+        name = info.label if info is not None else metric
+        headings.append(textwrap.fill(name[:1].upper() + name[1:], 36))
+    if single:
+        suptitle = "Headline metrics (mean and 95% confidence interval)"
+    else:
+        suptitle = (
+            f"Difference from the baseline ({titles.get(baseline, baseline)}), paired by "
+            "replication: mean and 95% CI; best first"
+        )
+    # Fixed margins in inches: the scenarios' names on the left; the title and the panels'
+    # titles above; tick labels, the axis label and (comparing) the legend's row below.
+    width = 3.7 * len(metrics) + 3.0
+    left = 0.1 + max(text_width(label, 10.5) for label in labels) + TICK
+    gap, right = 0.25, 0.3
+    panel_width = (width - left - right - (len(metrics) - 1) * gap) / len(metrics)
+    suptitle = fit(suptitle, width - 0.2, 12.5)
+    title_room = max(text_height(h, 11.5) for h in headings) + TITLE_PAD
+    top = 0.1 + text_height(suptitle, 12.5) + 0.1 + title_room
+    bottom = 0.1 + (0.0 if single else legend_height(1, 10.5) + 0.1)
+    bottom += 2 * text_height("0", 10.5) + LABEL_PAD + TICK
+    panel = 0.45 * len(rows) + 0.16 * sum(lab.count("\n") for lab in labels) + 0.2
+    height = top + panel + bottom
+    fig = plt.figure(figsize=(width, height))
+    axes: list[Any] = []
+    for k in range(len(metrics)):
+        rect = inches(fig, left + k * (panel_width + gap), bottom, panel_width, panel)
+        axes.append(fig.add_axes(rect, sharey=axes[0] if axes else None))
+        if k:
+            axes[k].tick_params(labelleft=False)
     y = np.arange(len(rows))
     seen: set[str] = set()
-    for ax, metric in zip(axes[0], metrics, strict=True):
+    for ax, metric, heading in zip(axes, metrics, headings, strict=True):
         factor, unit = _scale(metric, difference=not single)
         part = table[table["metric"] == metric].set_index("scenario").reindex(rows)
         if single:
@@ -123,9 +162,7 @@ def forest_figure(
                 ax.plot(mid[k], y[k], "o", color=colour, markersize=6.5)
         if not single:
             ax.axvline(0.0, color="0.2", linewidth=0.9)
-        info = METRICS.get(metric)
-        name = info.label if info is not None else metric
-        ax.set_title(textwrap.fill(name[:1].upper() + name[1:], 36), fontsize=11.5)
+        ax.set_title(heading, fontsize=11.5, y=1.0)
         what = f"{'estimate' if single else 'difference from baseline'} ({unit})"
         ax.set_xlabel(what, fontsize=10.5)
         ax.grid(axis="x", alpha=0.3)
@@ -133,16 +170,10 @@ def forest_figure(
         lo, hi = np.nanmin(np.r_[low, mid, 0.0]), np.nanmax(np.r_[high, mid, 0.0])
         pad = 0.08 * (hi - lo) if hi > lo else 1.0
         ax.set_xlim(lo - pad, hi + pad)
-    axes[0, 0].set_yticks(y, labels)
-    axes[0, 0].set_ylim(len(rows) - 0.5, -0.7)
-    if single:
-        fig.suptitle("Headline metrics (mean and 95% confidence interval)", fontsize=12.5)
-    else:
-        fig.suptitle(
-            f"Difference from the baseline ({titles.get(baseline, baseline)}), paired by "
-            "replication: mean and 95% CI; best first",
-            fontsize=12.5,
-        )
+    axes[0].set_yticks(y, labels)
+    axes[0].set_ylim(len(rows) - 0.5, -0.7)
+    fig.suptitle(suptitle, fontsize=12.5, y=1 - 0.1 / height, va="top")
+    if not single:
         handles = [
             Line2D([], [], color=COLOURS[k], marker="o", linewidth=2.2, label=LABELS[k])
             for k in ("better", "worse", "unclear")
@@ -152,10 +183,9 @@ def forest_figure(
         fig.legend(
             handles=handles,
             loc="lower center",
-            bbox_to_anchor=(0.5, 0.0),
+            bbox_to_anchor=(0.5, 0.1 / height),
             ncol=len(handles),
             fontsize=10.5,
             frameon=False,
         )
-    fig.tight_layout(rect=(0, 0 if single else 0.35 / height, 1, 1))
     return fig

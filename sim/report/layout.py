@@ -134,7 +134,9 @@ def tick_labels(axis: Any) -> list[str]:
     return labels
 
 
-def inches(fig: Figure, left: float, bottom: float, width: float, height: float) -> list[float]:
+def inches(
+    fig: Figure, left: float, bottom: float, width: float, height: float
+) -> tuple[float, float, float, float]:
     """A rectangle given in inches from the figure's lower left corner, as figure fractions."""
     fig_width, fig_height = fig.get_size_inches()
-    return [left / fig_width, bottom / fig_height, width / fig_width, height / fig_height]
+    return (left / fig_width, bottom / fig_height, width / fig_width, height / fig_height)
