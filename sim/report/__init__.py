@@ -5,7 +5,9 @@
   these pieces and passes it to :func:`.html.page`.
 - :mod:`.headlines`: scenario titles, the period counted, plain-language headlines.
 - :mod:`.forest`: the ranked forest plot of paired differences, the figure decisions are taken
-  from; :mod:`.figures`: backlog, survival of neglect, heat maps, timelines.
+  from; :mod:`.figures`: backlog, survival of neglect, headline metrics; :mod:`.team_figures`:
+  each scenario's heat map of its detectives and its most-neglected case's timeline;
+  :mod:`.layout`: fixed margins measured from the labels, so no figure needs a layout engine.
 - :mod:`.compare`: the report of ``compare`` and of ``run``; :mod:`.sweep`: of ``sweep-report``.
 - :mod:`.excel`: :func:`.excel.write_workbook`, one workbook from a list of sheets, for every
   command's ``--xlsx``.
