@@ -14,7 +14,7 @@ import pytest
 import simpy
 
 from sim.engine.budget import run_bounded
-from sim.engine.wakeups import Wakeup
+from sim.engine.wakeups import Steps, Wakeup
 
 # (delay, label): ties at 1.0 and 2.0 must keep the order of scheduling
 SCHEDULE = [(2.0, "a"), (1.0, "b"), (1.0, "c"), (0.5, "d"), (2.0, "e"), (1.0, "f"), (0.0, "g")]
@@ -93,3 +93,59 @@ def test_a_negative_delay_is_refused() -> None:
     """A wake-up in the past is an error, as a negative Timeout is."""
     with pytest.raises(ValueError, match="negative delay"):
         Wakeup(simpy.Environment(), -1.0, [lambda event: None])
+
+
+def _process_order(use_steps: bool, run: Callable[[simpy.Environment], None]) -> list[Any]:
+    """(time, label) in the order three processes that only wait, started at different moments
+    and tied at whole days with each other and with timeouts, take their steps."""
+    env = simpy.Environment()
+    seen: list[Any] = []
+
+    def waits(label: str, delays: list[float]) -> Generator[float, None, None]:
+        seen.append((env.now, label, "start"))
+        for k, delay in enumerate(delays):
+            yield delay
+            seen.append((env.now, label, k))
+            if k == 1:  # a timeout scheduled from inside a step, tied with later steps
+                env.timeout(1.0).callbacks.append(lambda e, lb=label: seen.append((env.now, lb)))
+
+    def as_simpy(steps: Generator[float, None, None]) -> Generator[simpy.Event, Any, None]:
+        for delay in steps:
+            yield env.timeout(delay)
+
+    def start(label: str, delays: list[float]) -> None:
+        if use_steps:
+            Steps(env, waits(label, delays))
+        else:
+            env.process(as_simpy(waits(label, delays)))
+
+    env.timeout(1.0).callbacks.append(lambda e: seen.append((env.now, "timeout")))
+    start("a", [1.0, 1.0, 2.0, 0.0])
+    start("b", [2.0, 0.0, 1.0])
+    Wakeup(env, 2.0, [lambda e: start("c", [0.0, 1.0, 1.0])])
+    env.timeout(3.0).callbacks.append(lambda e: seen.append((env.now, "timeout 3")))
+    run(env)
+    return seen
+
+
+@pytest.mark.parametrize("run", list(RUNS), ids=list(RUNS))
+def test_steps_keep_the_order_a_simpy_process_would_have(run: str) -> None:
+    """Processes run by Steps take their steps in exactly the order SimPy processes would."""
+    reference = _process_order(False, RUNS["simpy"])
+    assert _process_order(True, RUNS[run]) == reference
+    assert len(reference) == 18
+
+
+def test_steps_raise_what_the_generator_raises() -> None:
+    """A process run by Steps that fails stops the run with its own exception."""
+
+    def failing() -> Generator[float, None, None]:
+        yield 1.0
+        raise ValueError("broken rule")
+
+    for run in RUNS.values():
+        env = simpy.Environment()
+        Steps(env, failing())
+        with pytest.raises(ValueError, match="broken rule"):
+            run(env)
+        assert env.now == 1.0

@@ -29,6 +29,7 @@ from sim.engine.roster import WeeklyClock
 from sim.engine.streams import Streams
 from sim.engine.supervision import Supervision
 from sim.engine.team import ExternalUnit, TeamState
+from sim.engine.wakeups import Steps
 from sim.policies import ALLOCATION, REALLOCATION, WELLBEING, WORK_ORDER, WORKLOAD_REVIEW
 from sim.scenario import Scenario
 from sim.scenario.plugins import load_plugin
@@ -227,7 +228,8 @@ def _start_leave(
         return
     for d in detectives:
         if leave.annual_days > 0:
-            env.process(
+            Steps(
+                env,
                 takes_annual_leave(
                     env,
                     team,
@@ -236,11 +238,12 @@ def _start_leave(
                     leave.annual_blocks,
                     scenario.horizon_days,
                     streams[f"leave.annual.{d.name}"],
-                )
+                ),
             )
         for kind, spec in (("short", leave.short_sickness), ("long", leave.long_leave)):
             if spec is not None and spec.episodes_per_year > 0:
-                env.process(
+                Steps(
+                    env,
                     takes_sick_leave(
                         env,
                         team,
@@ -250,5 +253,5 @@ def _start_leave(
                         spec.days,
                         sickness_max,
                         streams[f"leave.{kind}.{d.name}"],
-                    )
+                    ),
                 )

@@ -7,20 +7,27 @@ records are unchanged) but skips what a ``Timeout`` carries for processes: the e
 reference, the delay, the ``value``/``triggered`` machinery. Both SimPy's
 ``Environment.step`` and :func:`sim.engine.budget.run_bounded` process it; it carries the
 attributes they read (``callbacks``, ``_ok``, ``_value``). Nothing may ``yield`` it.
+
+The engine's own processes (leave, supervision) only ever wait for time to pass. They are
+generators that yield delays, driven by :class:`Steps`: each step is a :class:`Wakeup`, scheduled
+when a SimPy process would schedule its ``Timeout``, so that, too, leaves the order of events as
+it was.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from heapq import heappush
 from typing import Any
 
 import simpy
 
-__all__ = ["Wakeup"]
+__all__ = ["Steps", "Wakeup"]
 
 _NORMAL = 1
 """SimPy's priority of an ordinary event (``simpy.events.NORMAL``)."""
+_URGENT = 0
+"""SimPy's priority of a process's start (``simpy.events.URGENT``)."""
 
 
 class Wakeup:
@@ -46,3 +53,32 @@ class Wakeup:
         self.callbacks: list[Callable[[Any], None]] | None = callbacks
         self._value = value
         heappush(env._queue, (env._now + delay, _NORMAL, next(env._eid), self))  # type: ignore[misc]
+
+
+class Steps:
+    """Run ``steps``, a generator that yields delays (days), as a process of ``env``.
+
+    It does what ``env.process`` does for a generator that yields only ``env.timeout(delay)``,
+    with a :class:`Wakeup` per step instead of a ``Timeout`` and the process's resumption: the
+    generator starts at an urgent event now (SimPy's ``Initialize``), and each delay it yields is
+    scheduled as soon as it is yielded, so every event keeps its place in the order. An exception
+    raised by the generator propagates from the event loop.
+    """
+
+    __slots__ = ("_callbacks", "_env", "_next")
+
+    def __init__(self, env: simpy.Environment, steps: Generator[float, None, None]) -> None:
+        self._env = env
+        self._next = steps.__next__
+        self._callbacks: list[Callable[[Any], None]] = [self._step]
+        start = Wakeup.__new__(Wakeup)
+        start.callbacks = [self._step]
+        start._value = None
+        heappush(env._queue, (env._now, _URGENT, next(env._eid), start))  # type: ignore[misc]
+
+    def _step(self, _event: Any) -> None:
+        try:
+            delay = self._next()
+        except StopIteration:
+            return
+        Wakeup(self._env, delay, self._callbacks)
