@@ -18,6 +18,7 @@ from sim.domain.metrics import METRICS, WELLBEING_ROUTES
 from sim.engine.processes import takes_sick_leave
 from sim.engine.replication import run_replication
 from sim.engine.team import TeamState
+from sim.engine.wakeups import Steps
 from sim.experiments.compare import run_comparison
 from sim.experiments.replications import simulate
 from sim.scenario import load_scenario
@@ -46,10 +47,11 @@ def _episode_starts(multiplier: float, max_multiplier: float, seed: int) -> list
     detective.sickness_multiplier = multiplier
     rng = Generator(PCG64(SeedSequence(seed)))
     days = Exponential(dist="exponential", mean=20.0)
-    env.process(
+    Steps(
+        env,
         takes_sick_leave(
             env, cast(TeamState, team), detective, "long", 2.0, days, max_multiplier, rng
-        )
+        ),
     )
     env.run(until=3650.0)
     return team.starts

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sim.domain.entities import Grade
 from sim.engine.records import ReplicationRecords
@@ -192,6 +191,8 @@ def mean_ci(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> t
     sd = float(x.std(ddof=1))
     if sd == 0.0:
         return mean, 0.0, mean, mean, float(n)
+    from scipy import stats  # imported on first use: slow to import, and workers never need it
+
     low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=sd / np.sqrt(n))
     return mean, sd, float(low), float(high), float(n)
 
@@ -214,6 +215,8 @@ def proportion_ci(
     if n == 0:
         return (float("nan"),) * 4 + (0.0,)
     k = round(float(x.sum()))
+    from scipy import stats
+
     interval = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
     sd = float(x.std(ddof=1)) if n > 1 else float("nan")
     return float(x.mean()), sd, float(interval.low), float(interval.high), float(n)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import simpy
 
 from sim.domain.entities import Case, Detective
 from sim.engine.external import ExternalUnit
+from sim.engine.wakeups import Steps
 from sim.policies.wellbeing import checked_effects
 
 if TYPE_CHECKING:
@@ -293,20 +294,20 @@ def place_initial_state(
         if absence.start_day <= now:
             # Under way: absent before anyone is set to work.
             team.start_absence(detective, absence.kind, elapsed_days=now - absence.start_day)
-        team.env.process(_continues_absence(team, detective, absence))
+        Steps(team.env, _continues_absence(team, detective, absence))
     return placed
 
 
 def _continues_absence(
     team: TeamState, detective: Detective, absence: InitialAbsence
-) -> Generator[simpy.Event, Any, None]:
+) -> Generator[float, None, None]:
     """Process: an absence of the initial state, planned or (already started) under way, to its
     end."""
     env = team.env
     if absence.start_day > env.now:
-        yield env.timeout(absence.start_day - env.now)
+        yield absence.start_day - env.now
         team.start_absence(detective, absence.kind)
-    yield env.timeout(max(absence.end_day - env.now, 0.0))
+    yield max(absence.end_day - env.now, 0.0)
     team.end_absence(detective, absence.kind)
 
 

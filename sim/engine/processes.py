@@ -8,7 +8,6 @@ blocks of work, the hot paths, are event chains inside :class:`sim.engine.team.T
 from __future__ import annotations
 
 from collections.abc import Generator as Gen
-from typing import Any
 
 import simpy
 from numpy.random import Generator
@@ -22,7 +21,8 @@ __all__ = [
     "takes_sick_leave",
 ]
 
-Process = Gen[simpy.Event, Any, None]
+Process = Gen[float, None, None]
+"""A process: a generator of the delays (days) it waits, run by ``Steps``."""
 
 
 def takes_annual_leave(
@@ -53,9 +53,9 @@ def takes_annual_leave(
             if start < first:
                 continue
             if start > env.now:
-                yield env.timeout(start - env.now)
+                yield start - env.now
             team.start_absence(detective, "annual")
-            yield env.timeout(length)
+            yield length
             team.end_absence(detective, "annual")
         year += 1
 
@@ -89,8 +89,8 @@ def takes_sick_leave(
         length = days.draw(rng)
         if candidate < env.now:
             continue  # within this detective's own episode: the hazard is paused while absent
-        yield env.timeout(candidate - env.now)
+        yield candidate - env.now
         if u * max_multiplier < detective.sickness_multiplier and length > 0:
             team.start_absence(detective, kind)
-            yield env.timeout(length)
+            yield length
             team.end_absence(detective, kind)

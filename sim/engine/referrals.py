@@ -32,6 +32,27 @@ class Referrals:
         return len(self.arrival_day)
 
 
+_INTENSITY: list[tuple[Arrivals, float, FloatArray, FloatArray]] = []
+
+
+def _cumulative_intensity(arrivals: Arrivals, horizon_days: float) -> tuple[FloatArray, FloatArray]:
+    """The 0.05-day grid on [0, horizon] and the integrated intensity on it (trapezoids).
+
+    It depends on the scenario alone, not on the replication, so the last one computed is kept
+    (read-only) for the next replication of the same arrivals and horizon.
+    """
+    for known, horizon, grid, cumulative in _INTENSITY:
+        if horizon == horizon_days and (known is arrivals or known == arrivals):
+            return grid, cumulative
+    grid = np.linspace(0.0, horizon_days, int(horizon_days / 0.05) + 2)
+    rate = arrivals.rate_per_day(grid)
+    cumulative = np.concatenate(([0.0], np.cumsum((rate[1:] + rate[:-1]) / 2 * np.diff(grid))))
+    grid.flags.writeable = False
+    cumulative.flags.writeable = False
+    _INTENSITY[:] = [(arrivals, horizon_days, grid, cumulative)]  # arrivals is frozen
+    return grid, cumulative
+
+
 def _arrival_days(arrivals: Arrivals, horizon_days: float, rng: np.random.Generator) -> FloatArray:
     """Poisson arrival times on [0, horizon) by inverting the cumulative intensity.
 
@@ -45,9 +66,7 @@ def _arrival_days(arrivals: Arrivals, horizon_days: float, rng: np.random.Genera
     if homogeneous:
         total = arrivals.rate_per_year / 365.0 * horizon_days
     else:
-        grid = np.linspace(0.0, horizon_days, int(horizon_days / 0.05) + 2)
-        rate = arrivals.rate_per_day(grid)
-        cumulative = np.concatenate(([0.0], np.cumsum((rate[1:] + rate[:-1]) / 2 * np.diff(grid))))
+        grid, cumulative = _cumulative_intensity(arrivals, horizon_days)
         total = float(cumulative[-1])
     expected = int(total + 10.0 * np.sqrt(total) + 20)
     points = np.cumsum(rng.exponential(1.0, size=expected))

@@ -14,13 +14,11 @@ the supervision and wellbeing metrics (counted from the end of the warm-up) of
 from __future__ import annotations
 
 from collections.abc import Generator as Gen
-from typing import Any
-
-import simpy
 
 from sim.engine.care import WellbeingCare
 from sim.engine.reviews import WorkloadReviews
 from sim.engine.supervision_state import SupervisionCounts, move_case
+from sim.engine.wakeups import Steps
 
 __all__ = [
     "Supervision",
@@ -32,7 +30,7 @@ __all__ = [
     "updates_strain",
 ]
 
-Process = Gen[simpy.Event, Any, None]
+Process = Gen[float, None, None]  # the delays (days) waited, run by Steps
 
 
 class Supervision(WorkloadReviews, WellbeingCare):
@@ -45,13 +43,13 @@ class Supervision(WorkloadReviews, WellbeingCare):
         """Start every process the policies call for."""
         env = self.env
         if self.review.every_days is not None and self.sergeants.count > 0:
-            env.process(holds_workload_reviews(self))
+            Steps(env, holds_workload_reviews(self))
         if self.inspector is not None:
-            env.process(audits_flagged_cases(self))
+            Steps(env, audits_flagged_cases(self))
         if self.wellbeing is not None:
-            env.process(updates_strain(self))
+            Steps(env, updates_strain(self))
             for route, every_days in self.wellbeing.cadences().items():
-                env.process(screens_wellbeing(self, route, every_days))
+                Steps(env, screens_wellbeing(self, route, every_days))
 
     def metrics(self) -> dict[str, float]:
         """The replication's supervision and wellbeing metrics."""
@@ -61,30 +59,27 @@ class Supervision(WorkloadReviews, WellbeingCare):
 
 def holds_workload_reviews(supervision: Supervision) -> Process:
     """Process: the sergeants review workloads every ``every_days`` days."""
-    env = supervision.env
     every_days = supervision.review.every_days
     assert every_days is not None
     while True:
-        yield env.timeout(every_days)
+        yield every_days
         supervision.review_once()
 
 
 def audits_flagged_cases(supervision: Supervision) -> Process:
     """Process: the inspector audits flagged and escalated cases every ``audit_every_days``."""
-    env = supervision.env
     assert supervision.inspector is not None
     while True:
-        yield env.timeout(supervision.inspector.audit_every_days)
+        yield supervision.inspector.audit_every_days
         supervision.audit_once()
 
 
 def updates_strain(supervision: Supervision) -> Process:
     """Process: every detective's strain is updated every ``update_every_days`` days."""
-    env = supervision.env
     assert supervision.wellbeing is not None
     step = supervision.wellbeing.update_every_days
     while True:
-        yield env.timeout(step)
+        yield step
         supervision.update_strain(step)
 
 
@@ -94,9 +89,8 @@ def screens_wellbeing(supervision: Supervision, route: str, every_days: float) -
     The first check falls at a uniform phase within the first interval (the route's own stream),
     so that an annual questionnaire is not always sent on the same day as the first review.
     """
-    env = supervision.env
     rng = supervision.rngs[f"route.{route}"]
-    yield env.timeout(float(rng.uniform(0.0, every_days)))
+    yield float(rng.uniform(0.0, every_days))
     while True:
         supervision.screen_once(route)
-        yield env.timeout(every_days)
+        yield every_days

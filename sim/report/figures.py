@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
-from scipy import stats
 
 from sim.report.layout import (
     LABEL_PAD,
@@ -137,6 +136,8 @@ def backlog_figure(
         x = day_axis(start_date, table.index)
         ax.plot(x, mean, color=colour, label=name, linestyle=_linestyle(i))
         if n > 1:
+            from scipy import stats  # imported on first use: slow to import
+
             half = stats.t.ppf((1 + confidence) / 2, n - 1) * table.std(axis=1, ddof=1) / np.sqrt(n)
             half = half.to_numpy()
             ax.fill_between(x, mean - half, mean + half, color=colour, alpha=0.25)
@@ -211,6 +212,8 @@ def neglect_survival_figure(
         censored = frame["censored"].to_numpy(dtype=bool)
         if len(neglect) == 0:
             continue
+        from scipy import stats
+
         data = stats.CensoredData(uncensored=neglect[~censored], right=neglect[censored])
         sf = stats.ecdf(data).sf
         grid = np.linspace(0.0, max(float(neglect.max()), max(thresholds)) * 1.05, 400)
