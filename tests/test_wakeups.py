@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any
 
-import numpy as np
 import pytest
 import simpy
 
 from sim.engine.budget import run_bounded
-from sim.engine.wakeups import Calendar, Steps, Wakeup
+from sim.engine.wakeups import Steps, Wakeup
 
 # (delay, label): ties at 1.0 and 2.0 must keep the order of scheduling
 SCHEDULE = [(2.0, "a"), (1.0, "b"), (1.0, "c"), (0.5, "d"), (2.0, "e"), (1.0, "f"), (0.0, "g")]
@@ -150,72 +149,3 @@ def test_steps_raise_what_the_generator_raises() -> None:
         with pytest.raises(ValueError, match="broken rule"):
             run(env)
         assert env.now == 1.0
-
-
-def _calendar_order(width: int | None, run: Callable[[simpy.Environment], None]) -> list[Any]:
-    """(time, label) in the order wake-ups made directly or through a calendar of ``width``-day
-    buckets (None: no calendar) are processed: long and short delays, ties at whole days (bucket
-    starts among them), wake-ups added from inside others, processes and timeouts mixed in."""
-    env = simpy.Environment()
-    calendar = Calendar(env, width) if width is not None else None
-    seen: list[Any] = []
-    rng = np.random.default_rng(7)
-
-    def after(delay: float, label: str) -> None:
-        callbacks = [lambda e: seen.append((env.now, label, e._value))]
-        if calendar is not None:
-            calendar.add(delay, callbacks, label)
-        else:
-            Wakeup(env, delay, callbacks, label)
-
-    def chain(e: Any) -> None:
-        seen.append((env.now, "chain"))
-        if env.now < 60:
-            after(float(rng.choice([0.0, 1.0, 7.0, 13.5])), "from chain")
-            Wakeup(env, float(rng.choice([0.0, 2.0, 7.0])), [chain])
-
-    for i, delay in enumerate(np.concatenate([rng.uniform(0, 80, 40), [0, 7, 7, 14, 3, 0.5]])):
-        after(float(np.round(delay, 0) if i % 3 == 0 else delay), f"w{i}")
-        env.timeout(float(np.round(delay, 0))).callbacks.append(
-            lambda e, i=i: seen.append((env.now, f"t{i}"))
-        )
-    Wakeup(env, 0.0, [chain])
-
-    def waits() -> Generator[float, None, None]:
-        for delay in (7.0, 7.0, 0.0, 20.0):
-            yield delay
-            seen.append((env.now, "steps"))
-
-    Steps(env, waits(), calendar)
-    run(env)
-    return seen
-
-
-def _in_stretches(env: simpy.Environment) -> None:
-    for until in (7.0, 14.0, 50.5, 100.0):
-        run_bounded(env, until, 1_000_000, "test")
-
-
-LONG_RUNS: dict[str, Callable[[simpy.Environment], None]] = {
-    "simpy": lambda env: env.run(until=100.0),
-    "run_bounded": lambda env: run_bounded(env, 100.0, 1_000_000, "test"),
-    "run_bounded in stretches": _in_stretches,
-}
-
-
-@pytest.mark.parametrize("run", list(LONG_RUNS), ids=list(LONG_RUNS))
-@pytest.mark.parametrize("width", [1, 7, 30])
-def test_a_calendar_keeps_the_order_wakeups_would_have(run: str, width: int) -> None:
-    """Wake-ups kept in calendar buckets are processed in exactly the order of plain wake-ups."""
-    reference = _calendar_order(None, LONG_RUNS["simpy"])
-    assert _calendar_order(width, LONG_RUNS[run]) == reference
-    assert len(reference) > 100
-
-
-def test_a_calendar_refuses_a_negative_delay_and_a_width_under_a_day() -> None:
-    """A calendar wake-up in the past is an error, and so is a bucket shorter than a day."""
-    env = simpy.Environment()
-    with pytest.raises(ValueError, match="negative delay"):
-        Calendar(env, 7).add(-1.0, [lambda event: None])
-    with pytest.raises(ValueError, match="at least one day"):
-        Calendar(env, 0)

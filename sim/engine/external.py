@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import simpy
 
 from sim.domain.entities import Case
-from sim.engine.wakeups import Calendar, Wakeup
+from sim.engine.wakeups import Wakeup
 
 __all__ = ["ExternalUnit"]
 
@@ -28,11 +27,8 @@ class ExternalUnit:
         capacity: int | None,
         by_grade: bool,
         done: Callable[[Case], None],
-        calendar: Calendar | None = None,
     ) -> None:
         self.env = env
-        # Times at the unit are weeks or months: with a calendar they wait outside SimPy's queue.
-        self._after = calendar.add if calendar is not None else partial(Wakeup, env)
         self.stage = stage
         self.capacity = capacity
         self.by_grade = by_grade
@@ -57,7 +53,7 @@ class ExternalUnit:
     def _start(self, case: Case) -> None:
         self.busy += 1
         self.started[case.case_id] = self.env._now
-        self._after(case.external_days[self.stage], self._finished_callbacks, case)
+        Wakeup(self.env, case.external_days[self.stage], self._finished_callbacks, case)
 
     def _finished(self, event: Wakeup) -> None:
         """Callback: a case's time at the unit is over (the case rides as the event's value)."""

@@ -29,15 +29,12 @@ from sim.engine.roster import WeeklyClock
 from sim.engine.streams import Streams
 from sim.engine.supervision import Supervision
 from sim.engine.team import ExternalUnit, TeamState
-from sim.engine.wakeups import Calendar, Steps
+from sim.engine.wakeups import Steps
 from sim.policies import ALLOCATION, REALLOCATION, WELLBEING, WORK_ORDER, WORKLOAD_REVIEW
 from sim.scenario import Scenario
 from sim.scenario.plugins import load_plugin
 
 __all__ = ["Referrals", "ReplicationRecords", "draw_referrals", "run_replication"]
-
-CALENDAR_DAYS = 7
-"""Width of the buckets in which the times at external units wait (days; see ``Calendar``)."""
 
 
 def build_detectives(scenario: Scenario) -> list[Detective]:
@@ -125,7 +122,6 @@ def _run_replication(
     )
     team.detail = trace and detail
     returns = None if initial is None else FirstReturns(env, team.external_done)
-    calendar = Calendar(env, CALENDAR_DAYS)
     for s, stage in enumerate(stages):
         if stage.external is not None:
             team.units[s] = ExternalUnit(
@@ -134,7 +130,6 @@ def _run_replication(
                 stage.external.capacity,
                 stage.external.order == "grade",
                 team.external_done if returns is None else returns,
-                calendar,
             )
 
     arrival = referrals.arrival_day
@@ -169,7 +164,7 @@ def _run_replication(
     wellbeing = WELLBEING.build(policies.wellbeing) if policies.wellbeing is not None else None
     sickness_max = wellbeing.max_sickness_multiplier if wellbeing is not None else 1.0
     routes: dict[str, float] = wellbeing.cadences() if wellbeing is not None else {}
-    _start_leave(env, team, scenario, detectives, streams, calendar, sickness_max)
+    _start_leave(env, team, scenario, detectives, streams, sickness_max)
     supervision = Supervision(
         env,
         team,
@@ -225,11 +220,9 @@ def _start_leave(
     scenario: Scenario,
     detectives: list[Detective],
     streams: Streams,
-    calendar: Calendar,
     sickness_max: float = 1.0,
 ) -> None:
-    """Start the leave processes (their waits in ``calendar``); ``sickness_max`` bounds the
-    wellbeing sickness multiplier."""
+    """Start the leave processes; ``sickness_max`` bounds the wellbeing sickness multiplier."""
     leave = scenario.leave
     if leave is None:
         return
@@ -246,7 +239,6 @@ def _start_leave(
                     scenario.horizon_days,
                     streams[f"leave.annual.{d.name}"],
                 ),
-                calendar,
             )
         for kind, spec in (("short", leave.short_sickness), ("long", leave.long_leave)):
             if spec is not None and spec.episodes_per_year > 0:
@@ -262,5 +254,4 @@ def _start_leave(
                         sickness_max,
                         streams[f"leave.{kind}.{d.name}"],
                     ),
-                    calendar,
                 )

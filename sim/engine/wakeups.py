@@ -17,13 +17,12 @@ it was.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from functools import partial
 from heapq import heappush
 from typing import Any
 
 import simpy
 
-__all__ = ["Calendar", "Steps", "Wakeup"]
+__all__ = ["Steps", "Wakeup"]
 
 _NORMAL = 1
 """SimPy's priority of an ordinary event (``simpy.events.NORMAL``)."""
@@ -63,20 +62,13 @@ class Steps:
     with a :class:`Wakeup` per step instead of a ``Timeout`` and the process's resumption: the
     generator starts at an urgent event now (SimPy's ``Initialize``), and each delay it yields is
     scheduled as soon as it is yielded, so every event keeps its place in the order. An exception
-    raised by the generator propagates from the event loop. With a :class:`Calendar`, each step
-    waits there instead.
+    raised by the generator propagates from the event loop.
     """
 
-    __slots__ = ("_after", "_callbacks", "_next")
+    __slots__ = ("_callbacks", "_env", "_next")
 
-    def __init__(
-        self,
-        env: simpy.Environment,
-        steps: Generator[float, None, None],
-        calendar: Calendar | None = None,
-    ) -> None:
-        # with a calendar, long waits (leave) stay out of SimPy's queue until their time nears
-        self._after = calendar.add if calendar is not None else partial(Wakeup, env)
+    def __init__(self, env: simpy.Environment, steps: Generator[float, None, None]) -> None:
+        self._env = env
         self._next = steps.__next__
         self._callbacks: list[Callable[[Any], None]] = [self._step]
         start = Wakeup.__new__(Wakeup)
@@ -89,61 +81,4 @@ class Steps:
             delay = self._next()
         except StopIteration:
             return
-        self._after(delay, self._callbacks)
-
-
-class Calendar:
-    """Wake-ups far ahead, kept out of SimPy's queue until their stretch of time begins.
-
-    A large team keeps thousands of cases waiting months on external units; in SimPy's heap
-    every event would pay for them on every pop. Here a wake-up gets its place in the order (time,
-    priority and sequence number) when it is added, as :class:`Wakeup` gives it, but waits in a
-    bucket of ``width`` days; one urgent wake-up at the bucket's start moves the bucket into the
-    queue, before any event of that time or later is processed. So the order of events is the
-    one the wake-ups would have had in the queue all along. A wake-up whose bucket has already
-    begun goes into the queue at once.
-
-    Args:
-        env: the environment.
-        width: the buckets' length in days, a whole number (so that bucket starts are exact).
-    """
-
-    __slots__ = ("_buckets", "_env", "_release", "_width")
-
-    def __init__(self, env: simpy.Environment, width: int) -> None:
-        if width < 1:
-            raise ValueError(f"bucket width {width} must be at least one day")
-        self._env = env
-        self._width = float(width)
-        self._buckets: dict[int, list[tuple[float, int, int, Wakeup]]] = {}
-        self._release: list[Callable[[Any], None]] = [self._released]
-
-    def add(self, delay: float, callbacks: list[Callable[[Any], None]], value: Any = None) -> None:
-        """Call each of ``callbacks`` after ``delay`` days, as ``Wakeup(env, delay, ...)`` would."""
-        if delay < 0:
-            raise ValueError(f"negative delay {delay}")
-        env = self._env
-        wakeup = Wakeup.__new__(Wakeup)
-        wakeup.callbacks = callbacks
-        wakeup._value = value
-        when = env._now + delay
-        entry = (when, _NORMAL, next(env._eid), wakeup)
-        k = int(when // self._width)
-        start = k * self._width
-        if start <= env._now:
-            heappush(env._queue, entry)  # type: ignore[misc]
-            return
-        bucket = self._buckets.get(k)
-        if bucket is not None:
-            bucket.append(entry)
-            return
-        self._buckets[k] = [entry]
-        release = Wakeup.__new__(Wakeup)
-        release.callbacks = self._release
-        release._value = k
-        heappush(env._queue, (start, _URGENT, next(env._eid), release))  # type: ignore[misc]
-
-    def _released(self, event: Wakeup) -> None:
-        queue = self._env._queue
-        for entry in self._buckets.pop(event._value):
-            heappush(queue, entry)  # type: ignore[misc]
+        Wakeup(self._env, delay, self._callbacks)
