@@ -12,9 +12,11 @@ hand-overs, external stages), every choice made from an index is checked against
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,10 +26,11 @@ from hypothesis import strategies as st
 from test_invariants import SETTINGS, scenarios
 
 from sim.domain.entities import Case
+from sim.engine import replication as replication_module
 from sim.engine.caseload import Caseloads
 from sim.engine.replication import ReplicationRecords, run_replication
 from sim.policies import WORK_ORDER
-from sim.scenario import Scenario, validate_mapping
+from sim.scenario import Scenario, load_scenario, validate_mapping
 
 pytestmark = pytest.mark.validation
 # two replications per example: half the invariant tests' examples keeps the run short
@@ -195,3 +198,33 @@ def test_a_team_queue_breaks_tied_keys_first_come_first_served() -> None:
     assert len(tied.cases["case_id"]) > 100
     assert np.isfinite(tied.cases["closed_day"]).sum() > 50
     assert_same_records(tied, oldest)
+
+
+@pytest.mark.parametrize("name", ["polit_2016_as_was", "reform_spread_on_leave"])
+def test_a_finished_replication_leaves_its_cases_to_reference_counting(name: str) -> None:
+    """Once a replication returns, its cases are freed at once, not left in cycles for the
+    cyclic collector (which would traverse them all); the records are what they were."""
+    scenario = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / f"{name}.yaml")
+    scenario = scenario.model_copy(update={"horizon_days": 700.0, "warmup_days": 100.0})
+
+    def cases_left(let_go: bool) -> tuple[int, int, Any]:
+        saved = replication_module.LET_GO
+        replication_module.LET_GO = let_go
+        gc.collect()
+        gc.disable()
+        try:
+            records = run_replication(scenario, 3)
+            left = sum(1 for o in gc.get_objects() if type(o) is Case)
+        finally:
+            gc.enable()
+            replication_module.LET_GO = saved
+        gc.collect()
+        return left, int(records.extra["referrals"]), records.cases
+
+    left, referrals, cases = cases_left(True)
+    kept, _, reference = cases_left(False)
+    assert kept >= referrals > 100  # without letting go, every case waits for the collector
+    assert left < 0.1 * referrals
+    assert cases.keys() == reference.keys()
+    for column, values in cases.items():
+        np.testing.assert_array_equal(values, reference[column], err_msg=column)

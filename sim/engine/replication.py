@@ -36,6 +36,9 @@ from sim.scenario.plugins import load_plugin
 
 __all__ = ["Referrals", "ReplicationRecords", "draw_referrals", "run_replication"]
 
+LET_GO = True
+"""Free each replication's objects by reference counting when it ends (see ``TeamState.let_go``)."""
+
 
 def build_detectives(scenario: Scenario) -> list[Detective]:
     """The scenario's detectives, in order, named as :meth:`Team.detective_names` says."""
@@ -211,6 +214,8 @@ def _run_replication(
         records.extra["initial"] = initial_outcomes(placed, returns)
     if captured is not None:
         records.extra["captured"] = captured
+    if LET_GO:
+        team.let_go()
     return records
 
 
