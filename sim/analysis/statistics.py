@@ -113,8 +113,9 @@ def cases_frame(records: Iterable[ReplicationRecords], scenario: Scenario) -> pd
             "target_met": pd.arrays.BooleanArray(np.where(known, met, False), mask=~known),
             "enforcement_day": joined("enforcement_day"),
             "inherited": joined("inherited"),
-            "owner": joined("owner").astype(str),
-            "neglect_holder": joined("neglect_holder").astype(str),
+            # names (str objects) straight to a string column: no fixed-width copy on the way
+            "owner": pd.array(joined("owner"), dtype="str"),
+            "neglect_holder": pd.array(joined("neglect_holder"), dtype="str"),
             "worked_hours": joined("worked_hours"),
             "devices": joined("devices"),
         }

@@ -206,6 +206,7 @@ class Detective:
         "relief",
         "sickness_multiplier",
         "solo_since",
+        "spare",
         "strain",
         "token",
         "waiting",
@@ -249,6 +250,8 @@ class Detective:
         self.waiting = False
         self.pull_limit = 0
         self.solo_since: float | None = None
+        # the engine's last block event, processed, kept to schedule the next block with
+        self.spare: Any = None
         self.token = 0
         # (case, hours, start day, rate in hours per day) of the block in progress
         self.block: tuple[Any, float, float, float] = (None, 0.0, 0.0, 1.0)

@@ -114,8 +114,15 @@ class Work(Caseloads):
         else:
             days = max(clock.calendar_time(clock.work_time(now) + hours / rate) - now, 0.0)
         # the block's token rides as the event's value; the callback list is made once per
-        # detective
-        Wakeup(env, days, self._block_callbacks[detective], token)
+        # detective, and the event of the block just ended (processed) is scheduled once more
+        spare = detective.spare
+        if spare is None:
+            Wakeup(env, days, self._block_callbacks[detective], token)
+        else:
+            detective.spare = None
+            spare.callbacks = self._block_callbacks[detective]
+            spare._value = token
+            heapq.heappush(env._queue, (now + days, 1, next(env._eid), spare))  # type: ignore[misc]
 
     def _sleep_until_rostered(self, detective: Detective, start: float) -> None:
         """Off the roster: ``detective`` chooses again when the next working day starts.
@@ -176,6 +183,7 @@ class Work(Caseloads):
         """Callback: a block ends (unless leave cancelled it meanwhile: its token is stale)."""
         if event._value != detective.token:
             return
+        detective.spare = event
         case, hours, started, _rate = detective.block
         # stop_work(), inline
         now = self.env._now
