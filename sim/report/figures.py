@@ -136,9 +136,9 @@ def backlog_figure(
         x = day_axis(start_date, table.index)
         ax.plot(x, mean, color=colour, label=name, linestyle=_linestyle(i))
         if n > 1:
-            from scipy import stats  # imported on first use: slow to import
+            from scipy.special import stdtrit  # the t quantile; scipy.stats is slow to import
 
-            half = stats.t.ppf((1 + confidence) / 2, n - 1) * table.std(axis=1, ddof=1) / np.sqrt(n)
+            half = stdtrit(n - 1, (1 + confidence) / 2) * table.std(axis=1, ddof=1) / np.sqrt(n)
             half = half.to_numpy()
             ax.fill_between(x, mean - half, mean + half, color=colour, alpha=0.25)
     if warmup_days > 0:
@@ -212,7 +212,7 @@ def neglect_survival_figure(
         censored = frame["censored"].to_numpy(dtype=bool)
         if len(neglect) == 0:
             continue
-        from scipy import stats
+        from scipy import stats  # imported on first use: slow to import
 
         data = stats.CensoredData(uncensored=neglect[~censored], right=neglect[censored])
         sf = stats.ecdf(data).sf
