@@ -42,9 +42,11 @@ def _floats(cases: list[Case], name: str) -> np.ndarray:
 
 
 def _optional_floats(cases: list[Case], name: str) -> np.ndarray:
-    """The attribute ``name`` of every case as floats, NaN for ``None`` (not yet)."""
-    nan = float("nan")
-    return np.array([nan if v is None else v for v in map(attrgetter(name), cases)], dtype=float)
+    """The attribute ``name`` of every case as floats, NaN for ``None`` (not yet).
+
+    (numpy turns ``None`` into NaN when it makes a float array.)
+    """
+    return np.array(list(map(attrgetter(name), cases)), dtype=float)
 
 
 def _ints(cases: list[Case], name: str) -> np.ndarray:

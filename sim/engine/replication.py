@@ -37,7 +37,8 @@ from sim.scenario.plugins import load_plugin
 __all__ = ["Referrals", "ReplicationRecords", "draw_referrals", "run_replication"]
 
 LET_GO = True
-"""Free each replication's objects by reference counting when it ends (see ``TeamState.let_go``)."""
+"""Free each replication's objects by reference counting when it ends (``TeamState.let_go``),
+unless the caller has paused the garbage collector."""
 
 
 def build_detectives(scenario: Scenario) -> list[Detective]:
@@ -80,12 +81,21 @@ def run_replication(
     """
     # A replication allocates many objects (cases, their per-stage lists, events) and creates few
     # reference cycles that outlive it; the cyclic garbage collector's passes over them cost
-    # about half of the run time, so it is paused for the whole replication.
+    # about half of the run time, so it is paused for the whole replication. At its end the
+    # replication lets go of its objects (freed at once, not left for the collector), unless
+    # the caller had paused the collector itself: it then decides when memory is reclaimed.
     collecting = gc.isenabled()
     gc.disable()
     try:
         return _run_replication(
-            scenario, replication, seed, trace, initial, capture_at, trace_detail
+            scenario,
+            replication,
+            seed,
+            trace,
+            initial,
+            capture_at,
+            trace_detail,
+            let_go=collecting and LET_GO,
         )
     finally:
         if collecting:
@@ -100,6 +110,7 @@ def _run_replication(
     initial: InitialState | None,
     capture_at: float | None,
     detail: bool = False,
+    let_go: bool = False,
 ) -> ReplicationRecords:
     for module in scenario.plugins:
         load_plugin(module)
@@ -214,7 +225,7 @@ def _run_replication(
         records.extra["initial"] = initial_outcomes(placed, returns)
     if captured is not None:
         records.extra["captured"] = captured
-    if LET_GO:
+    if let_go:
         team.let_go()
     return records
 
