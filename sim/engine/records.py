@@ -36,22 +36,23 @@ class ReplicationRecords:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _floats(cases: list[Case], name: str) -> np.ndarray:
-    """The attribute ``name`` of every case as floats."""
-    return np.fromiter(map(attrgetter(name), cases), dtype=float, count=len(cases))
-
-
-def _optional_floats(cases: list[Case], name: str) -> np.ndarray:
-    """The attribute ``name`` of every case as floats, NaN for ``None`` (not yet).
-
-    (numpy turns ``None`` into NaN when it makes a float array.)
-    """
-    return np.array(list(map(attrgetter(name), cases)), dtype=float)
-
-
-def _ints(cases: list[Case], name: str) -> np.ndarray:
-    """The attribute ``name`` of every case as 64-bit integers."""
-    return np.fromiter(map(attrgetter(name), cases), dtype=np.int64, count=len(cases))
+_CASE_FIELDS = (
+    "case_id",
+    "grade",
+    "arrival_day",
+    "first_work_day",
+    "enforcement_day",
+    "closed_day",
+    "longest_gap_days",
+    "longest_neglect_days",
+    "owner_changes",
+    "inherited",
+    "owner",
+    "neglect_holder",
+    "worked_hours",
+    "devices",
+)
+_case_fields = attrgetter(*_CASE_FIELDS)
 
 
 def counters_at(detectives: list[Detective], now: float) -> dict[int, tuple[float, float, float]]:
@@ -106,8 +107,20 @@ def build_records(
                 case.longest_gap_days = max(case.longest_gap_days, horizon - case.stalled_since)
             if case.idle_since is not None:
                 case.end_wait(horizon)
-    arrival_all = _floats(cases, "arrival_day")
-    closed_all = _optional_floats(cases, "closed_day")
+    # One pass over the cases reads every column (a large run's cases are no longer in cache:
+    # a pass per column would fetch each case from memory once per column).
+    values = (
+        dict(zip(_CASE_FIELDS, zip(*map(_case_fields, cases), strict=True), strict=True))
+        if cases
+        else {}
+    )
+
+    def column(name: str, dtype: Any) -> np.ndarray:
+        # numpy makes None NaN in a float array (a day not reached yet)
+        return np.array(values[name], dtype=dtype) if cases else np.array([], dtype=dtype)
+
+    arrival_all = column("arrival_day", float)
+    closed_all = column("closed_day", float)
     step = scenario.outputs.backlog_every_days
     days = np.arange(start_day, horizon + step / 2, step)
     closed_sorted = np.sort(closed_all[~np.isnan(closed_all)])
@@ -115,32 +128,33 @@ def build_records(
         closed_sorted, days, side="right"
     )
 
-    kept = [c for c in cases if c.arrival_day >= warmup]
+    kept = arrival_all >= warmup
     targets = np.array(
         [
             scenario.cases.grades[g.key].target_days if g.key in scenario.cases.grades else np.inf
             for g in Grade
         ]
     )
-    grade = _ints(kept, "grade")
+    grade = column("grade", np.int64)[kept]
+    owners = values["owner"] if cases else ()
     columns: dict[str, np.ndarray] = {
-        "case_id": _ints(kept, "case_id"),
+        "case_id": column("case_id", np.int64)[kept],
         "grade": grade,
-        "arrival_day": _floats(kept, "arrival_day"),
-        "first_work_day": _optional_floats(kept, "first_work_day"),
-        "enforcement_day": _optional_floats(kept, "enforcement_day"),
-        "closed_day": _optional_floats(kept, "closed_day"),
-        "longest_gap_days": _floats(kept, "longest_gap_days"),
-        "longest_neglect_days": _floats(kept, "longest_neglect_days"),
-        "owner_changes": _ints(kept, "owner_changes"),
-        "inherited": np.array(list(map(attrgetter("inherited"), kept)), dtype=bool),
-        "owner": np.array(
-            [c.owner.name if c.owner is not None else "" for c in kept], dtype=object
-        ),
-        "neglect_holder": np.array(list(map(attrgetter("neglect_holder"), kept)), dtype=object),
-        "worked_hours": _floats(kept, "worked_hours"),
-        "devices": _floats(kept, "devices"),
-        "target_days": targets[grade] if kept else np.array([]),
+        "arrival_day": arrival_all[kept],
+        "first_work_day": column("first_work_day", float)[kept],
+        "enforcement_day": column("enforcement_day", float)[kept],
+        "closed_day": closed_all[kept],
+        "longest_gap_days": column("longest_gap_days", float)[kept],
+        "longest_neglect_days": column("longest_neglect_days", float)[kept],
+        "owner_changes": column("owner_changes", np.int64)[kept],
+        "inherited": column("inherited", bool)[kept],
+        "owner": np.array([o.name if o is not None else "" for o in owners], dtype=object)[kept]
+        if cases
+        else np.array([], dtype=object),
+        "neglect_holder": column("neglect_holder", object)[kept],
+        "worked_hours": column("worked_hours", float)[kept],
+        "devices": column("devices", float)[kept],
+        "target_days": targets[grade],
     }
     rows: dict[str, list[Any]] = {
         "detective": [],
