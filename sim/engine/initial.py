@@ -10,7 +10,7 @@ picture of a running replication (``polit-sim run --snapshot-at``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,7 +18,7 @@ import simpy
 
 from sim.domain.entities import Case, Detective
 from sim.engine.external import ExternalUnit
-from sim.engine.wakeups import Steps
+from sim.engine.wakeups import Delays, Steps
 from sim.policies.wellbeing import checked_effects
 
 if TYPE_CHECKING:
@@ -298,9 +298,7 @@ def place_initial_state(
     return placed
 
 
-def _continues_absence(
-    team: TeamState, detective: Detective, absence: InitialAbsence
-) -> Generator[float, None, None]:
+def _continues_absence(team: TeamState, detective: Detective, absence: InitialAbsence) -> Delays:
     """Process: an absence of the initial state, planned or (already started) under way, to its
     end."""
     env = team.env

@@ -7,22 +7,18 @@ blocks of work, the hot paths, are event chains inside :class:`sim.engine.team.T
 
 from __future__ import annotations
 
-from collections.abc import Generator as Gen
-
 import simpy
 from numpy.random import Generator
 
 from sim.domain.distributions import Distribution
 from sim.domain.entities import Detective
 from sim.engine.team import TeamState
+from sim.engine.wakeups import Delays
 
 __all__ = [
     "takes_annual_leave",
     "takes_sick_leave",
 ]
-
-Process = Gen[float, None, None]
-"""A process: a generator of the delays (days) it waits, run by ``Steps``."""
 
 
 def takes_annual_leave(
@@ -33,7 +29,7 @@ def takes_annual_leave(
     blocks: int,
     horizon_days: float,
     rng: Generator,
-) -> Process:
+) -> Delays:
     """Process: ``detective`` takes the annual entitlement each year in ``blocks`` episodes.
 
     The year is cut into ``blocks`` equal segments; each episode starts at a uniform point of its
@@ -69,7 +65,7 @@ def takes_sick_leave(
     days: Distribution,
     max_multiplier: float,
     rng: Generator,
-) -> Process:
+) -> Delays:
     """Process: episodes of sickness or long leave of ``kind`` start as a Poisson process.
 
     The hazard is the base rate times ``detective.sickness_multiplier`` (wellbeing may raise it),

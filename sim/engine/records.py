@@ -109,15 +109,13 @@ def build_records(
                 case.end_wait(horizon)
     # One pass over the cases reads every column (a large run's cases are no longer in cache:
     # a pass per column would fetch each case from memory once per column).
-    values = (
-        dict(zip(_CASE_FIELDS, zip(*map(_case_fields, cases), strict=True), strict=True))
-        if cases
-        else {}
-    )
+    values = dict.fromkeys(_CASE_FIELDS, ())
+    if cases:
+        values.update(zip(_CASE_FIELDS, zip(*map(_case_fields, cases), strict=True), strict=True))
 
     def column(name: str, dtype: Any) -> np.ndarray:
         # numpy makes None NaN in a float array (a day not reached yet)
-        return np.array(values[name], dtype=dtype) if cases else np.array([], dtype=dtype)
+        return np.array(values[name], dtype=dtype)
 
     arrival_all = column("arrival_day", float)
     closed_all = column("closed_day", float)
@@ -136,7 +134,6 @@ def build_records(
         ]
     )
     grade = column("grade", np.int64)[kept]
-    owners = values["owner"] if cases else ()
     columns: dict[str, np.ndarray] = {
         "case_id": column("case_id", np.int64)[kept],
         "grade": grade,
@@ -148,9 +145,9 @@ def build_records(
         "longest_neglect_days": column("longest_neglect_days", float)[kept],
         "owner_changes": column("owner_changes", np.int64)[kept],
         "inherited": column("inherited", bool)[kept],
-        "owner": np.array([o.name if o is not None else "" for o in owners], dtype=object)[kept]
-        if cases
-        else np.array([], dtype=object),
+        "owner": np.array(
+            [o.name if o is not None else "" for o in column("owner", object)[kept]], dtype=object
+        ),
         "neglect_holder": column("neglect_holder", object)[kept],
         "worked_hours": column("worked_hours", float)[kept],
         "devices": column("devices", float)[kept],

@@ -13,12 +13,10 @@ the supervision and wellbeing metrics (counted from the end of the warm-up) of
 
 from __future__ import annotations
 
-from collections.abc import Generator as Gen
-
 from sim.engine.care import WellbeingCare
 from sim.engine.reviews import WorkloadReviews
 from sim.engine.supervision_state import SupervisionCounts, move_case
-from sim.engine.wakeups import Steps
+from sim.engine.wakeups import Delays, Steps
 
 __all__ = [
     "Supervision",
@@ -29,8 +27,6 @@ __all__ = [
     "screens_wellbeing",
     "updates_strain",
 ]
-
-Process = Gen[float, None, None]  # the delays (days) waited, run by Steps
 
 
 class Supervision(WorkloadReviews, WellbeingCare):
@@ -57,7 +53,7 @@ class Supervision(WorkloadReviews, WellbeingCare):
         return self.counts.metrics(self.wellbeing is not None, routes)
 
 
-def holds_workload_reviews(supervision: Supervision) -> Process:
+def holds_workload_reviews(supervision: Supervision) -> Delays:
     """Process: the sergeants review workloads every ``every_days`` days."""
     every_days = supervision.review.every_days
     assert every_days is not None
@@ -66,7 +62,7 @@ def holds_workload_reviews(supervision: Supervision) -> Process:
         supervision.review_once()
 
 
-def audits_flagged_cases(supervision: Supervision) -> Process:
+def audits_flagged_cases(supervision: Supervision) -> Delays:
     """Process: the inspector audits flagged and escalated cases every ``audit_every_days``."""
     assert supervision.inspector is not None
     while True:
@@ -74,7 +70,7 @@ def audits_flagged_cases(supervision: Supervision) -> Process:
         supervision.audit_once()
 
 
-def updates_strain(supervision: Supervision) -> Process:
+def updates_strain(supervision: Supervision) -> Delays:
     """Process: every detective's strain is updated every ``update_every_days`` days."""
     assert supervision.wellbeing is not None
     step = supervision.wellbeing.update_every_days
@@ -83,7 +79,7 @@ def updates_strain(supervision: Supervision) -> Process:
         supervision.update_strain(step)
 
 
-def screens_wellbeing(supervision: Supervision, route: str, every_days: float) -> Process:
+def screens_wellbeing(supervision: Supervision, route: str, every_days: float) -> Delays:
     """Process: a detection route checks the team every ``every_days`` days.
 
     The first check falls at a uniform phase within the first interval (the route's own stream),

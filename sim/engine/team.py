@@ -19,7 +19,7 @@ from typing import Any
 
 from sim.domain.entities import Case, Detective
 from sim.engine.external import ExternalUnit
-from sim.engine.wakeups import Wakeup
+from sim.engine.wakeups import NORMAL, Wakeup
 from sim.engine.work import EPSILON_HOURS, Work
 
 __all__ = ["EPSILON_HOURS", "ExternalUnit", "TeamState"]
@@ -111,7 +111,7 @@ class TeamState(Work):
             env = self.env
             now = env._now
             event.callbacks = self._arrive_callbacks
-            heapq.heappush(env._queue, (now + (days[i] - now), 1, next(env._eid), event))  # type: ignore[misc]
+            heapq.heappush(env._queue, (now + (days[i] - now), NORMAL, next(env._eid), event))  # type: ignore[misc]
         # arrive() and allocate(), inline
         self.open_cases += 1
         if self.stage_is_team[0]:

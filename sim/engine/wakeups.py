@@ -22,12 +22,15 @@ from typing import Any
 
 import simpy
 
-__all__ = ["Steps", "Wakeup"]
+__all__ = ["NORMAL", "Delays", "Steps", "Wakeup"]
 
-_NORMAL = 1
+NORMAL = 1
 """SimPy's priority of an ordinary event (``simpy.events.NORMAL``)."""
 _URGENT = 0
 """SimPy's priority of a process's start (``simpy.events.URGENT``)."""
+
+Delays = Generator[float, None, None]
+"""A process run by :class:`Steps`: a generator of the delays (days) it waits."""
 
 
 class Wakeup:
@@ -52,7 +55,7 @@ class Wakeup:
             raise ValueError(f"negative delay {delay}")
         self.callbacks: list[Callable[[Any], None]] | None = callbacks
         self._value = value
-        heappush(env._queue, (env._now + delay, _NORMAL, next(env._eid), self))  # type: ignore[misc]
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))  # type: ignore[misc]
 
 
 class Steps:
@@ -67,7 +70,7 @@ class Steps:
 
     __slots__ = ("_callbacks", "_env", "_next")
 
-    def __init__(self, env: simpy.Environment, steps: Generator[float, None, None]) -> None:
+    def __init__(self, env: simpy.Environment, steps: Delays) -> None:
         self._env = env
         self._next = steps.__next__
         self._callbacks: list[Callable[[Any], None]] = [self._step]

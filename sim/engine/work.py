@@ -13,7 +13,7 @@ import heapq
 
 from sim.domain.entities import Case, Detective
 from sim.engine.caseload import Caseloads
-from sim.engine.wakeups import Wakeup
+from sim.engine.wakeups import NORMAL, Wakeup
 
 __all__ = ["EPSILON_HOURS", "Work"]
 
@@ -122,7 +122,7 @@ class Work(Caseloads):
             detective.spare = None
             spare.callbacks = self._block_callbacks[detective]
             spare._value = token
-            heapq.heappush(env._queue, (now + days, 1, next(env._eid), spare))  # type: ignore[misc]
+            heapq.heappush(env._queue, (now + days, NORMAL, next(env._eid), spare))  # type: ignore[misc]
 
     def _sleep_until_rostered(self, detective: Detective, start: float) -> None:
         """Off the roster: ``detective`` chooses again when the next working day starts.
