@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any
 
+import numpy as np
 import pytest
 import simpy
 
 from sim.engine.budget import run_bounded
-from sim.engine.wakeups import Steps, Wakeup
+from sim.engine.wakeups import Calendar, Steps, Wakeup
 
 # (delay, label): ties at 1.0 and 2.0 must keep the order of scheduling
 SCHEDULE = [(2.0, "a"), (1.0, "b"), (1.0, "c"), (0.5, "d"), (2.0, "e"), (1.0, "f"), (0.0, "g")]
@@ -149,3 +150,53 @@ def test_steps_raise_what_the_generator_raises() -> None:
         with pytest.raises(ValueError, match="broken rule"):
             run(env)
         assert env.now == 1.0
+
+
+def _calendar_order(use_calendar: bool, run: str, seed: int) -> list[tuple[float, str]]:
+    """(time, label) of a random mix of timeouts, wake-ups and calendar entries, with many ties;
+    a calendar entry that comes due schedules a follow-up (as a unit starts its next case)."""
+    rng = np.random.default_rng(seed)
+    env = simpy.Environment()
+    seen: list[tuple[float, str]] = []
+
+    def due(label: str) -> None:
+        seen.append((env.now, label))
+        if label.count("+") < 2:
+            enter(float(rng.choice([0.0, 1.0, 2.0])), label + "+")
+
+    calendar = Calendar(env, due)
+
+    def enter(delay: float, label: str) -> None:
+        if use_calendar:
+            calendar.schedule(delay, label)
+        else:
+            Wakeup(env, delay, [lambda event: due(label)])
+
+    for i in range(60):
+        delay = float(rng.choice([0.0, 0.5, 1.0, 2.0, 3.0]))
+        kind = int(rng.integers(3))
+        if kind == 0:
+            enter(delay, f"c{i}")
+        elif kind == 1:
+            Wakeup(env, delay, [lambda event, i=i: seen.append((env.now, f"w{i}"))])
+        else:
+            env.timeout(delay).callbacks.append(lambda event, i=i: seen.append((env.now, f"t{i}")))
+    RUNS[run](env)
+    assert len(calendar) == 0
+    return seen
+
+
+@pytest.mark.parametrize("run", list(RUNS), ids=list(RUNS))
+@pytest.mark.parametrize("seed", range(5))
+def test_a_calendar_keeps_the_order_of_one_wakeup_per_entry(run: str, seed: int) -> None:
+    """Entries kept in a calendar (only its earliest in SimPy's queue) are processed exactly
+    when, and in the order, one wake-up each would have been, ties and follow-ups included."""
+    reference = _calendar_order(False, "simpy", seed)
+    assert sum(label.startswith("c") for _t, label in reference) > 20
+    assert _calendar_order(True, run, seed) == reference
+
+
+def test_a_calendar_refuses_a_negative_delay() -> None:
+    calendar = Calendar(simpy.Environment(), lambda value: None)
+    with pytest.raises(ValueError, match="negative delay"):
+        calendar.schedule(-1.0, "x")

@@ -7,6 +7,7 @@ every block of work.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
@@ -80,8 +81,8 @@ class Case:
         case_id: int,
         arrival_day: float,
         grade: int,
-        efforts: list[float],
-        external_days: list[float],
+        efforts: Sequence[float],
+        external_days: Sequence[float],
         devices: float = 0.0,
     ) -> None:
         self.case_id = case_id

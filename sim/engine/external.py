@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from typing import Any
 
 import simpy
 
 from sim.domain.entities import Case
-from sim.engine.wakeups import Wakeup
+from sim.engine.wakeups import Calendar
 
 __all__ = ["ExternalUnit"]
 
@@ -38,8 +37,8 @@ class ExternalUnit:
         self.queue: list[tuple[float, int, Case]] = []
         # When each case in service started (by case id): a picture of the state needs it.
         self.started: dict[int, float] = {}
-        # shared by every case's wake-up
-        self._finished_callbacks: list[Callable[[Any], None]] = [self._finished]
+        # the cases in service, each due back at the end of its time at the unit
+        self._in_service = Calendar(env, self._finish)
 
     def submit(self, case: Case) -> None:
         """Hand ``case`` to the unit; it starts at once if the unit has room."""
@@ -53,15 +52,18 @@ class ExternalUnit:
     def _start(self, case: Case) -> None:
         self.busy += 1
         self.started[case.case_id] = self.env._now
-        Wakeup(self.env, case.external_days[self.stage], self._finished_callbacks, case)
-
-    def _finished(self, event: Wakeup) -> None:
-        """Callback: a case's time at the unit is over (the case rides as the event's value)."""
-        self._finish(event._value)
+        self._in_service.schedule(case.external_days[self.stage], case)
 
     def _finish(self, case: Case) -> None:
+        """A case's time at the unit is over."""
         self.busy -= 1
         del self.started[case.case_id]
         if self.queue:
             self._start(heapq.heappop(self.queue)[2])
         self.done(case)
+
+    def let_go(self) -> None:
+        """Drop the cases waiting and in service (the replication is over)."""
+        self.queue.clear()
+        self.started.clear()
+        self._in_service.clear()

@@ -36,23 +36,45 @@ class ReplicationRecords:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-_CASE_FIELDS = (
-    "case_id",
-    "grade",
-    "arrival_day",
-    "first_work_day",
-    "enforcement_day",
-    "closed_day",
-    "longest_gap_days",
-    "longest_neglect_days",
-    "owner_changes",
-    "inherited",
-    "owner",
-    "neglect_holder",
-    "worked_hours",
-    "devices",
-)
+_CASE_FIELDS: dict[str, Any] = {
+    "case_id": np.int64,
+    "grade": np.int64,
+    "arrival_day": float,
+    "first_work_day": float,  # None (a day not reached yet) becomes NaN
+    "enforcement_day": float,
+    "closed_day": float,
+    "longest_gap_days": float,
+    "longest_neglect_days": float,
+    "owner_changes": np.int64,
+    "inherited": bool,
+    "owner": object,
+    "neglect_holder": object,
+    "worked_hours": float,
+    "devices": float,
+}
+"""The per-case columns read from the cases, with their types."""
 _case_fields = attrgetter(*_CASE_FIELDS)
+_CHUNK = 2048
+"""Cases read per pass of :func:`_case_columns`."""
+
+
+def _case_columns(cases: list[Case]) -> dict[str, np.ndarray]:
+    """Every case's fields (:data:`_CASE_FIELDS`) as columns.
+
+    The cases are read in one pass (a large run's cases are no longer in cache: a pass per column
+    would fetch each case from memory once per column), a chunk at a time: each chunk's rows are
+    turned into columns and copied into the arrays while they are still in cache, instead of
+    every case's row being kept until the end.
+    """
+    n = len(cases)
+    columns = {name: np.empty(n, dtype) for name, dtype in _CASE_FIELDS.items()}
+    arrays = list(columns.values())
+    for start in range(0, n, _CHUNK):
+        chunk = cases[start : start + _CHUNK]
+        stop = start + len(chunk)
+        for array, values in zip(arrays, zip(*map(_case_fields, chunk), strict=True), strict=True):
+            array[start:stop] = values
+    return columns
 
 
 def counters_at(detectives: list[Detective], now: float) -> dict[int, tuple[float, float, float]]:
@@ -107,15 +129,11 @@ def build_records(
                 case.longest_gap_days = max(case.longest_gap_days, horizon - case.stalled_since)
             if case.idle_since is not None:
                 case.end_wait(horizon)
-    # One pass over the cases reads every column (a large run's cases are no longer in cache:
-    # a pass per column would fetch each case from memory once per column).
-    values = dict.fromkeys(_CASE_FIELDS, ())
-    if cases:
-        values.update(zip(_CASE_FIELDS, zip(*map(_case_fields, cases), strict=True), strict=True))
+    values = _case_columns(cases)
 
     def column(name: str, dtype: Any) -> np.ndarray:
-        # numpy makes None NaN in a float array (a day not reached yet)
-        return np.array(values[name], dtype=dtype)
+        assert values[name].dtype == np.dtype(dtype)
+        return values[name]
 
     arrival_all = column("arrival_day", float)
     closed_all = column("closed_day", float)
@@ -126,7 +144,10 @@ def build_records(
         closed_sorted, days, side="right"
     )
 
-    kept = arrival_all >= warmup
+    after_warmup = arrival_all >= warmup
+    first = int(after_warmup.argmax()) if after_warmup.any() else len(after_warmup)
+    # Cases are listed in arrival order, so those kept are usually a slice: views, not copies.
+    kept: slice | np.ndarray = slice(first, None) if after_warmup[first:].all() else after_warmup
     targets = np.array(
         [
             scenario.cases.grades[g.key].target_days if g.key in scenario.cases.grades else np.inf

@@ -8,6 +8,8 @@ their team or policies.
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from itertools import repeat
 
 import numpy as np
 import simpy
@@ -148,8 +150,6 @@ def _run_replication(
 
     arrival = referrals.arrival_day
     grade = referrals.grade.tolist()
-    efforts = referrals.efforts.tolist()
-    external_days = referrals.external_days.tolist()
     devices = referrals.devices.tolist()
 
     first = 0
@@ -170,8 +170,8 @@ def _run_replication(
         range(first, len(arrival_days)),
         arrival_days[first:],
         grade[first:],
-        efforts[first:],
-        external_days[first:],
+        _rows(referrals.efforts[first:]),
+        _rows(referrals.external_days[first:]),
         devices[first:],
     ).__next__
     team.start(arrival_days[first:], new_referral)
@@ -271,3 +271,11 @@ def _start_leave(
                         streams[f"leave.{kind}.{d.name}"],
                     ),
                 )
+
+
+def _rows(values: np.ndarray) -> Iterator[tuple[float, ...]]:
+    """Each row of ``values`` as a tuple of floats, made when the case that holds it is; a table
+    of zeros (no stage of that kind) gives one tuple, shared."""
+    if not values.any():
+        return repeat((0.0,) * values.shape[1])
+    return zip(*values.T.tolist(), strict=True)

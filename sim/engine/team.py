@@ -94,6 +94,8 @@ class TeamState(Work):
         for detective in self._detectives:
             detective.caseload = []
             detective.current = None
+        for unit in self.units.values():
+            unit.let_go()
         self.env._queue.clear()
         self._new_referral = _spent
         self._arrival_days = ()

@@ -17,12 +17,12 @@ it was.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from heapq import heappush
+from heapq import heappop, heappush
 from typing import Any
 
 import simpy
 
-__all__ = ["NORMAL", "Delays", "Steps", "Wakeup"]
+__all__ = ["NORMAL", "Calendar", "Delays", "Steps", "Wakeup"]
 
 NORMAL = 1
 """SimPy's priority of an ordinary event (``simpy.events.NORMAL``)."""
@@ -85,3 +85,63 @@ class Steps:
         except StopIteration:
             return
         Wakeup(self._env, delay, self._callbacks)
+
+
+class Calendar:
+    """Wake-ups that all call ``due(value)``, kept in a heap of their own: only the earliest of
+    them is in SimPy's event queue at any time.
+
+    Thousands of cases can sit at external units at once, each waiting on its own wake-up; in
+    SimPy's queue they would deepen every push and pop of every other event (blocks of work,
+    arrivals) by the logarithm of their number. Each wake-up takes its sequence number when it
+    is scheduled, as a :class:`Wakeup` would, and the one in SimPy's queue (the *armed* one) is
+    pushed with that time, priority and number, so the order of events, ties included, is that of
+    one :class:`Wakeup` per value. Invariant: the earliest entry of the heap is armed; an armed
+    entry leaves the heap when its wake-up is processed, and it is then the earliest (nothing in
+    the heap precedes it, as an earlier entry would be armed and processed first).
+    """
+
+    __slots__ = ("_armed", "_callbacks", "_due", "_env", "_heap")
+
+    def __init__(self, env: simpy.Environment, due: Callable[[Any], None]) -> None:
+        self._env = env
+        self._due = due
+        self._heap: list[tuple[float, int, Any]] = []
+        self._armed: set[int] = set()
+        self._callbacks: list[Callable[[Any], None]] = [self._fire]
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def clear(self) -> None:
+        """Drop every wake-up (the replication is over: see ``TeamState.let_go``)."""
+        self._heap.clear()
+        self._armed.clear()
+
+    def schedule(self, delay: float, value: Any) -> None:
+        """Call ``due(value)`` after ``delay`` days."""
+        if delay < 0:
+            raise ValueError(f"negative delay {delay}")
+        env = self._env
+        entry = (env._now + delay, next(env._eid), value)
+        heap = self._heap
+        heappush(heap, entry)
+        if heap[0] is entry:
+            proxy = Wakeup.__new__(Wakeup)
+            proxy._value = None
+            self._arm(proxy, entry[0], entry[1])
+
+    def _arm(self, proxy: Wakeup, time: float, eid: int) -> None:
+        proxy.callbacks = self._callbacks
+        self._armed.add(eid)
+        heappush(self._env._queue, (time, NORMAL, eid, proxy))  # type: ignore[misc]
+
+    def _fire(self, event: Wakeup) -> None:
+        heap = self._heap
+        _, eid, value = heappop(heap)
+        self._armed.remove(eid)
+        if heap:
+            time, first, _ = heap[0]
+            if first not in self._armed:
+                self._arm(event, time, first)  # the processed wake-up goes back in the queue
+        self._due(value)
