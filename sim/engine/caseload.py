@@ -22,6 +22,7 @@ from numpy.random import Generator
 from sim.domain.entities import Case, Detective
 from sim.engine.external import ExternalUnit
 from sim.engine.loads import LoadIndex
+from sim.engine.wakeups import Calendar, call
 from sim.policies import AllocationPolicy, ReallocationPolicy, WorkOrderPolicy
 from sim.policies.allocation import least_loaded
 
@@ -81,6 +82,9 @@ class Caseloads:
         # with a trace: also each stage's end and every leave episode (for case-event logs)
         self.detail = False
         self.units: dict[int, ExternalUnit] = {}
+        # Wake-ups weeks or months away (leave, the checks after an absence starts), kept out
+        # of SimPy's queue, where the blocks of work come and go.
+        self.later = Calendar(env, call)
         # The team queue: (work-order key, arrival in the queue, case). The count breaks ties of
         # a plug-in rule's keys first come, first served (cases themselves do not compare).
         self.queue: list[tuple[Any, int, Case]] = []

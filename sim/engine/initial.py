@@ -294,7 +294,7 @@ def place_initial_state(
         if absence.start_day <= now:
             # Under way: absent before anyone is set to work.
             team.start_absence(detective, absence.kind, elapsed_days=now - absence.start_day)
-        Steps(team.env, _continues_absence(team, detective, absence))
+        Steps(team.env, _continues_absence(team, detective, absence), team.later)
     return placed
 
 

@@ -255,6 +255,7 @@ def _start_leave(
                     scenario.horizon_days,
                     streams[f"leave.annual.{d.name}"],
                 ),
+                team.later,
             )
         for kind, spec in (("short", leave.short_sickness), ("long", leave.long_leave)):
             if spec is not None and spec.episodes_per_year > 0:
@@ -270,6 +271,7 @@ def _start_leave(
                         sickness_max,
                         streams[f"leave.{kind}.{d.name}"],
                     ),
+                    team.later,
                 )
 
 

@@ -96,6 +96,7 @@ class TeamState(Work):
             detective.current = None
         for unit in self.units.values():
             unit.let_go()
+        self.later.clear()
         self.env._queue.clear()
         self._new_referral = _spent
         self._arrival_days = ()
@@ -159,8 +160,10 @@ class TeamState(Work):
             self._cut_block(detective)
             detective.waiting = True
         episode = detective.episode
-        check = self.env.timeout(max(self.reallocation.after_days - elapsed_days, 0.0))
-        check.callbacks.append(lambda _e: self._reallocate_if_still_absent(detective, episode))
+        self.later.schedule(
+            max(self.reallocation.after_days - elapsed_days, 0.0),
+            lambda: self._reallocate_if_still_absent(detective, episode),
+        )
 
     def end_absence(self, detective: Detective, kind: str) -> None:
         """``detective`` returns from leave of ``kind`` (present again when no leave remains)."""

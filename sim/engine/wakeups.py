@@ -22,7 +22,7 @@ from typing import Any
 
 import simpy
 
-__all__ = ["NORMAL", "Calendar", "Delays", "Steps", "Wakeup"]
+__all__ = ["NORMAL", "Calendar", "Delays", "Steps", "Wakeup", "call"]
 
 NORMAL = 1
 """SimPy's priority of an ordinary event (``simpy.events.NORMAL``)."""
@@ -66,25 +66,34 @@ class Steps:
     generator starts at an urgent event now (SimPy's ``Initialize``), and each delay it yields is
     scheduled as soon as it is yielded, so every event keeps its place in the order. An exception
     raised by the generator propagates from the event loop.
+
+    With ``later`` (a :class:`Calendar` whose ``due`` is :func:`call`), the steps after the first
+    wait in that calendar instead of SimPy's queue, in the same order.
     """
 
-    __slots__ = ("_callbacks", "_env", "_next")
+    __slots__ = ("_callbacks", "_env", "_later", "_next")
 
-    def __init__(self, env: simpy.Environment, steps: Delays) -> None:
+    def __init__(
+        self, env: simpy.Environment, steps: Delays, later: Calendar | None = None
+    ) -> None:
         self._env = env
         self._next = steps.__next__
+        self._later = later
         self._callbacks: list[Callable[[Any], None]] = [self._step]
         start = Wakeup.__new__(Wakeup)
         start.callbacks = [self._step]
         start._value = None
         heappush(env._queue, (env._now, _URGENT, next(env._eid), start))  # type: ignore[misc]
 
-    def _step(self, _event: Any) -> None:
+    def _step(self, _event: Any = None) -> None:
         try:
             delay = self._next()
         except StopIteration:
             return
-        Wakeup(self._env, delay, self._callbacks)
+        if self._later is None:
+            Wakeup(self._env, delay, self._callbacks)
+        else:
+            self._later.schedule(delay, self._callbacks[0])
 
 
 class Calendar:
@@ -145,3 +154,8 @@ class Calendar:
             if first not in self._armed:
                 self._arm(event, time, first)  # the processed wake-up goes back in the queue
         self._due(value)
+
+
+def call(action: Callable[[], Any]) -> None:
+    """``due`` of a calendar of actions: call the action that came due."""
+    action()
