@@ -10,6 +10,11 @@ the figure (target ≤ 1.3).
 ``--reference`` also times the ×50 run with the scans the indexes replaced
 (``Caseloads.index_loads = False``: every allocation scans the present detectives).
 
+``--calls`` also counts the Python and built-in function calls per referral at ×1 and at the
+scale, under :mod:`cProfile` (untimed): with every lookup indexed they are the same, so what
+grows with the team is the cost of each call, not the number of them. ``--curve`` prints the
+cost per referral at the scales in between as well.
+
 Run from the repository root (a few minutes with the defaults)::
 
     python -m benchmarks.team_scale --years 10 --rounds 3 --reference
@@ -17,7 +22,9 @@ Run from the repository root (a few minutes with the defaults)::
 
 from __future__ import annotations
 
+import cProfile
 import os
+import pstats
 import statistics
 import time
 
@@ -27,7 +34,7 @@ from benchmarks.scaling import scaled_scenario
 from sim.engine.caseload import Caseloads
 from sim.engine.replication import run_replication
 
-__all__ = ["cost_per_referral"]
+__all__ = ["calls_per_referral", "cost_per_referral"]
 
 
 def cost_per_referral(
@@ -47,12 +54,26 @@ def cost_per_referral(
         Caseloads.index_loads = saved
 
 
+def calls_per_referral(years: int, scale: int, replications: int, seed: int = 1) -> float:
+    """Function calls per referral over ``replications`` runs of the baseline at ``scale`` ×."""
+    scenario = scaled_scenario(years, scale, scale)
+    profile = cProfile.Profile()
+    referrals = 0
+    for k in range(replications):
+        profile.enable()
+        referrals += run_replication(scenario, k, seed).extra["referrals"]
+        profile.disable()
+    return pstats.Stats(profile).total_calls / referrals  # type: ignore[attr-defined]
+
+
 @click.command()
 @click.option("--years", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--scale", default=50, show_default=True, type=click.IntRange(min=2))
 @click.option("--rounds", default=3, show_default=True, type=click.IntRange(min=1))
 @click.option("--reference", is_flag=True, help="also time the scanning allocation at the scale")
-def main(years: int, scale: int, rounds: int, reference: bool) -> None:
+@click.option("--calls", is_flag=True, help="also count function calls per referral")
+@click.option("--curve", is_flag=True, help="also time the scales between 1 and the scale")
+def main(years: int, scale: int, rounds: int, reference: bool, calls: bool, curve: bool) -> None:
     """Print cost per referral at ``scale`` × over the cost at ×1."""
     costs: dict[str, list[float]] = {"x1": [], f"x{scale}": [], "scan": []}
     click.echo(f"load average before: {os.getloadavg()[0]:.2f}")
@@ -76,6 +97,20 @@ def main(years: int, scale: int, rounds: int, reference: bool) -> None:
     if reference:
         scans = [s / a for a, s in zip(costs["x1"], costs["scan"], strict=True)]
         click.echo(f"with the scans, x{scale} / x1: median {statistics.median(scans):.2f}")
+    if curve:
+        for between in (2, 5, 10, 25):
+            if between < scale:
+                cost = min(
+                    cost_per_referral(years, between, max(1, scale // between)) for _ in "ab"
+                )
+                click.echo(f"x{between:<4} {cost:7.1f} µs per referral (best of 2)")
+    if calls:
+        one = calls_per_referral(years, 1, scale)
+        many = calls_per_referral(years, scale, 1)
+        click.echo(
+            f"function calls per referral: x1 {one:.1f}, x{scale} {many:.1f} "
+            f"(x{scale} / x1 {many / one:.3f})"
+        )
     click.echo(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

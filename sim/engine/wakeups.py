@@ -100,9 +100,9 @@ class Calendar:
     """Wake-ups that all call ``due(value)``, kept in a heap of their own: only the earliest of
     them is in SimPy's event queue at any time.
 
-    Thousands of cases can sit at external units at once, each waiting on its own wake-up; in
-    SimPy's queue they would deepen every push and pop of every other event (blocks of work,
-    arrivals) by the logarithm of their number. Each wake-up takes its sequence number when it
+    Thousands of cases can sit at external units at once, and every detective has leave to come,
+    each waiting on its own wake-up; in SimPy's queue they would deepen every push and pop of
+    every other event (blocks of work, arrivals) by the logarithm of their number. Each wake-up takes its sequence number when it
     is scheduled, as a :class:`Wakeup` would, and the one in SimPy's queue (the *armed* one) is
     pushed with that time, priority and number, so the order of events, ties included, is that of
     one :class:`Wakeup` per value. Invariant: the earliest entry of the heap is armed; an armed
