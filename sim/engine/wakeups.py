@@ -102,12 +102,13 @@ class Calendar:
 
     Thousands of cases can sit at external units at once, and every detective has leave to come,
     each waiting on its own wake-up; in SimPy's queue they would deepen every push and pop of
-    every other event (blocks of work, arrivals) by the logarithm of their number. Each wake-up takes its sequence number when it
-    is scheduled, as a :class:`Wakeup` would, and the one in SimPy's queue (the *armed* one) is
-    pushed with that time, priority and number, so the order of events, ties included, is that of
-    one :class:`Wakeup` per value. Invariant: the earliest entry of the heap is armed; an armed
-    entry leaves the heap when its wake-up is processed, and it is then the earliest (nothing in
-    the heap precedes it, as an earlier entry would be armed and processed first).
+    every other event (blocks of work, arrivals) by the logarithm of their number. Each wake-up
+    takes its sequence number when it is scheduled, as a :class:`Wakeup` would, and the one in
+    SimPy's queue (the *armed* one) is pushed with that time, priority and number, so the order
+    of events, ties included, is that of one :class:`Wakeup` per value. Invariant: the earliest
+    entry of the heap is armed; an armed entry leaves the heap when its wake-up is processed, and
+    it is then the earliest (nothing in the heap precedes it, as an earlier entry would be armed
+    and processed first).
     """
 
     __slots__ = ("_armed", "_callbacks", "_due", "_env", "_heap")
