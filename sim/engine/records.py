@@ -130,13 +130,8 @@ def build_records(
             if case.idle_since is not None:
                 case.end_wait(horizon)
     values = _case_columns(cases)
-
-    def column(name: str, dtype: Any) -> np.ndarray:
-        assert values[name].dtype == np.dtype(dtype)
-        return values[name]
-
-    arrival_all = column("arrival_day", float)
-    closed_all = column("closed_day", float)
+    arrival_all = values["arrival_day"]
+    closed_all = values["closed_day"]
     step = scenario.outputs.backlog_every_days
     days = np.arange(start_day, horizon + step / 2, step)
     closed_sorted = np.sort(closed_all[~np.isnan(closed_all)])
@@ -154,24 +149,24 @@ def build_records(
             for g in Grade
         ]
     )
-    grade = column("grade", np.int64)[kept]
+    grade = values["grade"][kept]
     columns: dict[str, np.ndarray] = {
-        "case_id": column("case_id", np.int64)[kept],
+        "case_id": values["case_id"][kept],
         "grade": grade,
         "arrival_day": arrival_all[kept],
-        "first_work_day": column("first_work_day", float)[kept],
-        "enforcement_day": column("enforcement_day", float)[kept],
+        "first_work_day": values["first_work_day"][kept],
+        "enforcement_day": values["enforcement_day"][kept],
         "closed_day": closed_all[kept],
-        "longest_gap_days": column("longest_gap_days", float)[kept],
-        "longest_neglect_days": column("longest_neglect_days", float)[kept],
-        "owner_changes": column("owner_changes", np.int64)[kept],
-        "inherited": column("inherited", bool)[kept],
+        "longest_gap_days": values["longest_gap_days"][kept],
+        "longest_neglect_days": values["longest_neglect_days"][kept],
+        "owner_changes": values["owner_changes"][kept],
+        "inherited": values["inherited"][kept],
         "owner": np.array(
-            [o.name if o is not None else "" for o in column("owner", object)[kept]], dtype=object
+            [o.name if o is not None else "" for o in values["owner"][kept]], dtype=object
         ),
-        "neglect_holder": column("neglect_holder", object)[kept],
-        "worked_hours": column("worked_hours", float)[kept],
-        "devices": column("devices", float)[kept],
+        "neglect_holder": values["neglect_holder"][kept],
+        "worked_hours": values["worked_hours"][kept],
+        "devices": values["devices"][kept],
         "target_days": targets[grade],
     }
     rows: dict[str, list[Any]] = {
